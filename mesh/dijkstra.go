@@ -1,0 +1,124 @@
+package mesh
+
+import (
+	"container/heap"
+	"sort"
+)
+
+// routeTable maps each reachable destination to the link of its next hop.
+// It is immutable once published.
+type routeTable struct {
+	next map[string]*link
+	hops map[string]string // destination -> next-hop node ID, for status
+}
+
+// edgesLocked returns the two-way links of the mesh: u->v with u's cost
+// exists only when u lists v and v lists u. A dead node's stale LSA still
+// lists its neighbours, but they no longer list it, so it drops out.
+func (n *Node) edgesLocked() map[string]map[string]float64 {
+	listed := func(u, v string) (float64, bool) {
+		e := n.lsdb[u]
+		if e == nil {
+			return 0, false
+		}
+		for _, nb := range e.lsa.Neighbors {
+			if nb.NodeID == v {
+				return nb.Cost, true
+			}
+		}
+		return 0, false
+	}
+	g := map[string]map[string]float64{}
+	for u, e := range n.lsdb {
+		for _, nb := range e.lsa.Neighbors {
+			if _, back := listed(nb.NodeID, u); !back {
+				continue
+			}
+			if g[u] == nil {
+				g[u] = map[string]float64{}
+			}
+			g[u][nb.NodeID] = nb.Cost
+		}
+	}
+	return g
+}
+
+// recomputeLocked runs Dijkstra from this node and publishes the new
+// routing table. Equal-cost ties go to the path whose first hop has the
+// smaller ID, so the choice is deterministic.
+func (n *Node) recomputeLocked() {
+	g := n.edgesLocked()
+	dist := map[string]float64{n.id: 0}
+	first := map[string]string{}
+	done := map[string]bool{}
+	pq := &distHeap{{node: n.id}}
+	for pq.Len() > 0 {
+		it := heap.Pop(pq).(distItem)
+		if done[it.node] {
+			continue
+		}
+		done[it.node] = true
+		for v, c := range g[it.node] {
+			if done[v] {
+				continue
+			}
+			hop := first[it.node]
+			if it.node == n.id {
+				hop = v
+			}
+			d := it.dist + c
+			old, seen := dist[v]
+			if !seen || d < old || (d == old && hop < first[v]) {
+				dist[v], first[v] = d, hop
+				heap.Push(pq, distItem{node: v, dist: d})
+			}
+		}
+	}
+	rt := &routeTable{next: map[string]*link{}, hops: map[string]string{}}
+	for dst, hop := range first {
+		if l := n.links[hop]; l != nil {
+			rt.next[dst] = l
+			rt.hops[dst] = hop
+		}
+	}
+	old := n.routes.Swap(rt)
+	for dst := range old.next {
+		if _, ok := rt.next[dst]; !ok {
+			// Streams to a node we can no longer reach cannot recover.
+			go n.streams.resetNode(dst, "no route to node")
+		}
+	}
+}
+
+type distItem struct {
+	node string
+	dist float64
+}
+
+type distHeap []distItem
+
+func (h distHeap) Len() int { return len(h) }
+func (h distHeap) Less(i, j int) bool {
+	if h[i].dist != h[j].dist {
+		return h[i].dist < h[j].dist
+	}
+	return h[i].node < h[j].node
+}
+func (h distHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *distHeap) Push(x any)   { *h = append(*h, x.(distItem)) }
+func (h *distHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,229 @@
+package mesh
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"meshd/wire"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultHopLimit          = 30
+	DefaultRefreshInterval   = 30 * time.Second
+	DefaultMaxAge            = 120 * time.Second
+	DefaultKeepaliveInterval = 500 * time.Millisecond
+	DefaultIdleTimeout       = 2500 * time.Millisecond
+	DefaultHandshakeTimeout  = 10 * time.Second
+)
+
+// Config configures a node.
+type Config struct {
+	NodeID   string
+	Key      ed25519.PrivateKey
+	Trust    *wire.Trust // nil: open mode, any node may join
+	Logger   *slog.Logger
+	HopLimit int
+
+	RefreshInterval   time.Duration // own LSA re-flooded this often
+	MaxAge            time.Duration // others' LSAs forgotten when not refreshed for this long
+	KeepaliveInterval time.Duration // keepalive on an otherwise quiet link
+	IdleTimeout       time.Duration // a link silent this long is dropped
+	HandshakeTimeout  time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.HopLimit <= 0 || c.HopLimit > 255 {
+		c.HopLimit = DefaultHopLimit
+	}
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	setDur(&c.RefreshInterval, DefaultRefreshInterval)
+	setDur(&c.MaxAge, DefaultMaxAge)
+	setDur(&c.KeepaliveInterval, DefaultKeepaliveInterval)
+	setDur(&c.IdleTimeout, DefaultIdleTimeout)
+	setDur(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+}
+
+// Node is one mesh node.
+type Node struct {
+	cfg   Config
+	id    string
+	ident *wire.Identity
+	log   *slog.Logger
+	rl    rateLimiter
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// routes is the current routing table, replaced wholesale on change.
+	routes atomic.Pointer[routeTable]
+
+	mu        sync.Mutex
+	links     map[string]*link    // established links by peer ID
+	listeners []closer            // link listeners, closed on shutdown
+	lsdb      map[string]*lsaEntry // link-state database by origin, self included
+	bindings  map[string]ed25519.PublicKey
+	ownSeq    uint64
+	services  map[string]*service
+	closed    bool
+
+	streams streamTable
+	stats   counters
+}
+
+type closer interface{ Close() error }
+
+// New creates a node. It starts no links until AddListener or AddPeer.
+func New(cfg Config) (*Node, error) {
+	cfg.setDefaults()
+	if err := wire.CheckName("node ID", cfg.NodeID); err != nil {
+		return nil, err
+	}
+	if strings.EqualFold(cfg.NodeID, "localhost") {
+		return nil, errors.New(`node ID "localhost" is reserved`)
+	}
+	if len(cfg.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("node needs an Ed25519 identity key")
+	}
+	if cfg.Trust != nil {
+		if err := cfg.Trust.Check(cfg.NodeID, cfg.Key.Public().(ed25519.PublicKey)); err != nil {
+			return nil, fmt.Errorf("own identity: %w", err)
+		}
+	}
+	ident, err := wire.NewIdentity(cfg.NodeID, cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		cfg:      cfg,
+		id:       cfg.NodeID,
+		ident:    ident,
+		log:      cfg.Logger.With("node", cfg.NodeID),
+		ctx:      ctx,
+		cancel:   cancel,
+		links:    map[string]*link{},
+		lsdb:     map[string]*lsaEntry{},
+		bindings: map[string]ed25519.PublicKey{},
+		services: map[string]*service{},
+	}
+	n.streams.init()
+	n.routes.Store(&routeTable{})
+	if cfg.Trust == nil {
+		n.log.Warn("no trust file configured: links are encrypted but any node may join the mesh (open mode)")
+	}
+	n.mu.Lock()
+	n.originateLocked()
+	n.mu.Unlock()
+	n.wg.Add(1)
+	go n.maintain()
+	return n, nil
+}
+
+// ID returns the node ID.
+func (n *Node) ID() string { return n.id }
+
+// NodeID returns the node ID (the control service's name for it).
+func (n *Node) NodeID() string { return n.id }
+
+// PublicKey returns the node's identity key.
+func (n *Node) PublicKey() ed25519.PublicKey { return n.ident.PublicKey() }
+
+// resolve maps "localhost" (any case) to this node, as receptor does.
+func (n *Node) resolve(node string) string {
+	if strings.EqualFold(node, "localhost") {
+		return n.id
+	}
+	return node
+}
+
+// Close shuts the node down: listeners, peers, links and streams.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.cancel()
+	for _, l := range n.listeners {
+		l.Close()
+	}
+	links := make([]*link, 0, len(n.links))
+	for _, l := range n.links {
+		links = append(links, l)
+	}
+	n.mu.Unlock()
+	for _, l := range links {
+		l.close(errors.New("node shutting down"))
+	}
+	n.streams.resetAll(errors.New("node shutting down"))
+	n.wg.Wait()
+	return nil
+}
+
+// maintain runs the node's timers: link idle checks, LSA refresh and
+// expiry.
+func (n *Node) maintain() {
+	defer n.wg.Done()
+	tick := time.NewTicker(n.cfg.KeepaliveInterval / 2)
+	defer tick.Stop()
+	lastRefresh := time.Now()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case now := <-tick.C:
+			n.checkIdleLinks(now)
+			n.mu.Lock()
+			if now.Sub(lastRefresh) >= n.cfg.RefreshInterval {
+				lastRefresh = now
+				n.originateLocked()
+			}
+			n.expireLocked(now)
+			n.mu.Unlock()
+		}
+	}
+}
+
+// counters are drop and event counts, by reason.
+type counters struct {
+	forgedSource    atomic.Int64
+	noRoute         atomic.Int64
+	expired         atomic.Int64
+	queueFull       atomic.Int64
+	badLSA          atomic.Int64
+	staleLSA        atomic.Int64
+	serviceUnknown  atomic.Int64
+	datagramDropped atomic.Int64
+}
+
+// Counters returns the node's drop and event counters by reason.
+func (n *Node) Counters() map[string]int64 {
+	s := &n.stats
+	return map[string]int64{
+		"forged_source":    s.forgedSource.Load(),
+		"no_route":         s.noRoute.Load(),
+		"expired":          s.expired.Load(),
+		"queue_full":       s.queueFull.Load(),
+		"bad_lsa":          s.badLSA.Load(),
+		"stale_lsa":        s.staleLSA.Load(),
+		"service_unknown":  s.serviceUnknown.Load(),
+		"datagram_dropped": s.datagramDropped.Load(),
+	}
+}

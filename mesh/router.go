@@ -1,0 +1,167 @@
+package mesh
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"meshd/wire"
+)
+
+// lsaEntry is one origin's newest advertisement.
+type lsaEntry struct {
+	lsa      *wire.LSA
+	raw      []byte // signed body, flooded byte for byte
+	received time.Time
+}
+
+// nextSeqLocked returns a sequence number above every earlier one, also
+// across restarts: it follows the wall clock in nanoseconds.
+func (n *Node) nextSeqLocked() uint64 {
+	seq := uint64(time.Now().UnixNano())
+	if seq <= n.ownSeq {
+		seq = n.ownSeq + 1
+	}
+	n.ownSeq = seq
+	return seq
+}
+
+// originateLocked builds, signs, stores and floods this node's LSA. It is
+// called on every change of links or services and periodically.
+func (n *Node) originateLocked() {
+	if n.closed {
+		return
+	}
+	lsa := &wire.LSA{
+		Origin:    n.id,
+		PublicKey: n.ident.PublicKey(),
+		Seq:       n.nextSeqLocked(),
+		Time:      time.Now().UnixNano(),
+	}
+	for id, l := range n.links {
+		lsa.Neighbors = append(lsa.Neighbors, wire.Neighbor{NodeID: id, Cost: l.cost})
+	}
+	sort.Slice(lsa.Neighbors, func(i, j int) bool { return lsa.Neighbors[i].NodeID < lsa.Neighbors[j].NodeID })
+	for _, s := range n.services {
+		if s.ad != nil {
+			lsa.Services = append(lsa.Services, s.ad.wire(s.name))
+		}
+	}
+	sort.Slice(lsa.Services, func(i, j int) bool { return lsa.Services[i].Name < lsa.Services[j].Name })
+	raw, err := lsa.MarshalSigned(n.cfg.Key)
+	if err != nil {
+		n.log.Error("cannot build routing advertisement", "err", err)
+		return
+	}
+	n.lsdb[n.id] = &lsaEntry{lsa: lsa, raw: raw, received: time.Now()}
+	n.floodLocked(raw, nil)
+	n.recomputeLocked()
+}
+
+// floodLocked sends an LSA body to every link except from.
+func (n *Node) floodLocked(raw []byte, from *link) {
+	for _, l := range n.links {
+		if l != from {
+			l.sendBytes(wire.FrameLSA, raw)
+		}
+	}
+}
+
+// errBadLSA marks an LSA that only a misbehaving neighbour sends: honest
+// nodes verify before they flood.
+var errBadLSA = errors.New("invalid routing advertisement")
+
+// handleLSA verifies, stores and floods an LSA received on link from.
+// Only a malformed or badly signed LSA returns an error (cutting the
+// link); stale, replayed or untrusted ones are dropped.
+func (n *Node) handleLSA(from *link, body []byte) error {
+	lsa, err := wire.ParseLSA(body)
+	if err != nil {
+		n.stats.badLSA.Add(1)
+		return fmt.Errorf("%w: %v", errBadLSA, err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if lsa.Origin == n.id {
+		n.ownLSALocked(lsa, from)
+		return nil
+	}
+	if err := n.checkKeyLocked(lsa.Origin, lsa.PublicKey); err != nil {
+		n.stats.badLSA.Add(1)
+		n.logLimited("untrusted-lsa:"+lsa.Origin, "dropping routing advertisement", "origin", lsa.Origin, "via", from.peer, "err", err)
+		return nil
+	}
+	old := n.lsdb[lsa.Origin]
+	if old != nil && lsa.Seq <= old.lsa.Seq {
+		n.stats.staleLSA.Add(1)
+		return nil
+	}
+	if age := time.Since(time.Unix(0, lsa.Time)); age > n.cfg.MaxAge {
+		n.stats.staleLSA.Add(1)
+		n.logLimited("old-lsa:"+lsa.Origin, "dropping expired routing advertisement", "origin", lsa.Origin, "age", age.Round(time.Second))
+		return nil
+	}
+	raw := bytes.Clone(body)
+	n.lsdb[lsa.Origin] = &lsaEntry{lsa: lsa, raw: raw, received: time.Now()}
+	n.bindings[lsa.Origin] = lsa.PublicKey
+	n.floodLocked(raw, from)
+	n.recomputeLocked()
+	return nil
+}
+
+// ownLSALocked handles an LSA that names this node as origin. One signed
+// by another key is a node claiming our ID: it is dropped and can never
+// shut us down. One signed by our key with a higher sequence is an echo of
+// an earlier incarnation of us: we re-originate above it.
+func (n *Node) ownLSALocked(lsa *wire.LSA, from *link) {
+	if !lsa.PublicKey.Equal(n.ident.PublicKey()) {
+		n.stats.badLSA.Add(1)
+		n.logLimited("dup-self", "another node claims this node's ID; its advertisements are ignored", "via", from.peer)
+		return
+	}
+	if lsa.Seq > n.ownSeq {
+		n.ownSeq = lsa.Seq
+		n.originateLocked()
+	}
+}
+
+// checkKeyLocked decides whether key may speak for node: the trust file
+// in pinned mode, otherwise the first key seen for that ID (like SSH's
+// known_hosts) while the node is known.
+func (n *Node) checkKeyLocked(node string, key ed25519.PublicKey) error {
+	if n.cfg.Trust != nil {
+		return n.cfg.Trust.Check(node, key)
+	}
+	if known, ok := n.bindings[node]; ok && !known.Equal(key) {
+		return fmt.Errorf("duplicate node ID %s: a node with another key already uses it", node)
+	}
+	return nil
+}
+
+// expireLocked forgets LSAs not refreshed within MaxAge (their nodes left)
+// and the key bindings that go with them.
+func (n *Node) expireLocked(now time.Time) {
+	changed := false
+	for id, e := range n.lsdb {
+		if id == n.id || now.Sub(e.received) <= n.cfg.MaxAge {
+			continue
+		}
+		delete(n.lsdb, id)
+		if _, linked := n.links[id]; !linked {
+			delete(n.bindings, id)
+		}
+		changed = true
+	}
+	if changed {
+		n.recomputeLocked()
+	}
+}
+
+func (n *Node) logLimited(key, msg string, args ...any) {
+	if n.rl.allow(key) {
+		n.log.Warn(msg, args...)
+	}
+}

@@ -1,0 +1,151 @@
+package mesh
+
+import (
+	"meshd/wire"
+)
+
+// deliverStream handles a stream frame addressed to this node. It owns
+// frame.
+func (n *Node) deliverStream(r wire.Routed, frame *wire.Buf) {
+	f, err := wire.ParseStreamFrame(r.Kind, r.Rest)
+	if err != nil {
+		wire.PutBuf(frame)
+		return
+	}
+	src := string(r.Src)
+	if r.Kind == wire.KindStreamOpen {
+		wire.PutBuf(frame)
+		n.acceptStream(src, f)
+		return
+	}
+	s := n.streams.lookupRecv(src, f.ID)
+	if s == nil {
+		// Data or an accept for a stream we do not have: tell the sender so
+		// it stops. Credits and FINs for a finished stream are harmless
+		// stragglers and get no answer (answering resets would race them).
+		if r.Kind == wire.KindStreamData || r.Kind == wire.KindStreamAccept {
+			n.refuseStream(src, f.ID, "unknown stream")
+		}
+		wire.PutBuf(frame)
+		return
+	}
+	if r.Kind == wire.KindStreamData {
+		s.receiveData(f, frame)
+		return
+	}
+	wire.PutBuf(frame)
+	switch r.Kind {
+	case wire.KindStreamAccept:
+		s.accepted(f.Value)
+	case wire.KindStreamCredit:
+		s.addCredit(f.Value)
+	case wire.KindStreamFin:
+		s.receiveFin(f.Value)
+	case wire.KindStreamReset:
+		s.reset(f.Reason, false)
+	}
+}
+
+// refuseStream answers a frame for a stream we do not have with a reset,
+// addressed so that the sender finds its stream.
+func (n *Node) refuseStream(src string, wireID uint32, reason string) {
+	s := newStream(n, streamKey{src, wireID ^ acceptorBit}, Addr{}, Addr{Node: src})
+	_ = s.sendFrame(wire.KindStreamReset, &wire.StreamFrame{ID: s.key.id, Reason: reason})
+}
+
+// acceptStream handles an open request from src.
+func (n *Node) acceptStream(src string, f wire.StreamFrame) {
+	if f.ID&acceptorBit != 0 {
+		return // malformed: openers never set the acceptor bit
+	}
+	svc := n.lookupService(f.DstService)
+	if svc == nil || svc.sl == nil {
+		n.stats.serviceUnknown.Add(1)
+		n.refuseStream(src, f.ID, problemServiceUnknown)
+		return
+	}
+	key := streamKey{src, f.ID | acceptorBit}
+	s := newStream(n, key, Addr{n.id, f.DstService}, Addr{src, f.SrcService})
+	s.credit = int64(f.Value)
+	if err := n.streams.add(s); err != nil {
+		if err.Error() != "duplicate stream" {
+			n.refuseStream(src, f.ID, err.Error())
+		}
+		return
+	}
+	if !svc.sl.enqueue(s) {
+		n.streams.remove(s)
+		n.refuseStream(src, f.ID, "service is not accepting streams")
+		return
+	}
+	_ = s.sendFrame(wire.KindStreamAccept, &wire.StreamFrame{ID: key.id, Value: streamWindow})
+}
+
+func (s *Stream) accepted(window uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.acceptCh == nil {
+		return
+	}
+	s.credit = int64(window)
+	select {
+	case s.acceptCh <- nil:
+	default:
+	}
+	s.acceptCh = nil
+}
+
+func (s *Stream) addCredit(v uint32) {
+	s.mu.Lock()
+	s.credit += int64(v)
+	wake(s.wrWake)
+	s.mu.Unlock()
+}
+
+// receiveData queues a data frame (zero-copy: the frame buffer itself is
+// queued). Data out of order or beyond the window means the peer or the
+// path is broken: the stream is reset.
+func (s *Stream) receiveData(f wire.StreamFrame, frame *wire.Buf) {
+	s.mu.Lock()
+	switch {
+	case f.Value != s.recvOff:
+		s.mu.Unlock()
+		wire.PutBuf(frame)
+		s.reset("stream data lost in transit", true)
+		return
+	case s.readClosed:
+		// Nobody reads any more: discard, but keep the sender moving.
+		s.recvOff += uint32(len(f.Payload))
+		s.mu.Unlock()
+		wire.PutBuf(frame)
+		_ = s.sendFrame(wire.KindStreamCredit, &wire.StreamFrame{ID: s.key.id, Value: uint32(len(f.Payload))})
+		return
+	case s.rqBytes+len(f.Payload) > streamWindow:
+		s.mu.Unlock()
+		wire.PutBuf(frame)
+		s.reset("flow control window exceeded", true)
+		return
+	}
+	s.recvOff += uint32(len(f.Payload))
+	if len(f.Payload) == 0 {
+		wire.PutBuf(frame)
+	} else {
+		s.rq = append(s.rq, rchunk{buf: frame, data: f.Payload})
+		s.rqBytes += len(f.Payload)
+	}
+	wake(s.rdWake)
+	s.mu.Unlock()
+}
+
+func (s *Stream) receiveFin(off uint32) {
+	s.mu.Lock()
+	if off != s.recvOff {
+		s.mu.Unlock()
+		s.reset("stream data lost in transit", true)
+		return
+	}
+	s.finRecv = true
+	wake(s.rdWake)
+	s.mu.Unlock()
+	s.maybeRemove()
+}

@@ -1,0 +1,57 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+)
+
+// Dial opens a link transport: network "tcp" (address host:port) or "unix"
+// (address is a socket path).
+func Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	return c, nil
+}
+
+// Listen opens a link listener. For "unix", a stale socket file left by a
+// dead process is removed, but a path that is not a socket is refused, and
+// the socket gets mode perm.
+func Listen(network, address string, perm os.FileMode) (net.Listener, error) {
+	if network != "unix" {
+		return net.Listen(network, address)
+	}
+	if st, err := os.Lstat(address); err == nil {
+		if st.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket", address)
+		}
+		if c, err := net.Dial("unix", address); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s is in use by another process", address)
+		}
+		if err := os.Remove(address); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", address)
+	if err != nil {
+		return nil, err
+	}
+	if perm != 0 {
+		if err := os.Chmod(address, perm); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	return ln, nil
+}
