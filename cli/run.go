@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"meshd/ctlsock"
+	"meshd/mesh"
+	"meshd/wire"
+)
+
+func keyPath(datadir, node string) string { return filepath.Join(datadir, node, "identity.key") }
+
+func newKeyFile(path string) (ed25519.PrivateKey, error) {
+	key, err := wire.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	return key, wire.WriteKey(path, key)
+}
+
+func trustLine(node string, key ed25519.PrivateKey) string {
+	return wire.TrustLine(node, key.Public().(ed25519.PublicKey))
+}
+
+// runNode runs one node until SIGINT or SIGTERM.
+func runNode(args []string) error {
+	cfg, err := ParseArgsConfig(args)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.LogLevel)
+	node, err := startNode(cfg, logger)
+	if err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			logger.Warn("SIGHUP: configuration reload is not supported yet; keeping the running configuration")
+			continue
+		}
+		logger.Info("shutting down", "signal", sig.String())
+		break
+	}
+	node.Close()
+	return nil
+}
+
+func newLogger(level string) *slog.Logger {
+	lv := slog.LevelInfo
+	switch level {
+	case "error":
+		lv = slog.LevelError
+	case "warning":
+		lv = slog.LevelWarn
+	case "debug":
+		lv = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+}
+
+// runningNode is a started node and the services around it.
+type runningNode struct {
+	mesh   *mesh.Node
+	ctl    *ctlsock.Server
+	closer []func()
+}
+
+// Close stops the control service and the node.
+func (r *runningNode) Close() {
+	r.ctl.Close()
+	for i := len(r.closer) - 1; i >= 0; i-- {
+		r.closer[i]()
+	}
+	r.mesh.Close()
+}
+
+// startNode brings a configured node up: identity, mesh, control
+// services first (receptorctl expects the socket within half a second),
+// then link listeners and peers.
+func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
+	for _, note := range cfg.NotYetSupported {
+		logger.Warn(note)
+	}
+	key, err := loadIdentity(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	var trust *wire.Trust
+	if cfg.Node.TrustFile != "" {
+		if trust, err = wire.LoadTrustFile(cfg.Node.TrustFile); err != nil {
+			return nil, fmt.Errorf("node: trustfile: %w", err)
+		}
+	}
+	m, err := mesh.New(mesh.Config{
+		NodeID: cfg.Node.ID, Key: key, Trust: trust, Logger: logger,
+		IdleTimeout: cfg.Node.MaxIdleConnectionTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &runningNode{mesh: m, ctl: ctlsock.NewServer(m, ctlsock.Options{Version: Version, Logger: logger})}
+	if err := r.startControl(cfg.ControlServices); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if err := r.startLinks(cfg); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// loadIdentity reads the node's key, creating it on first start.
+func loadIdentity(cfg *Config, logger *slog.Logger) (ed25519.PrivateKey, error) {
+	path := cfg.Node.KeyFile
+	if path == "" {
+		path = keyPath(cfg.Node.DataDir, cfg.Node.ID)
+	}
+	key, created, err := wire.LoadOrCreateKey(path)
+	if err != nil {
+		return nil, fmt.Errorf("node: identity key %s: %w", path, err)
+	}
+	if created {
+		logger.Info("created identity key", "file", path, "trust_line", trustLine(cfg.Node.ID, key))
+	}
+	return key, nil
+}
+
+// startControl opens every control-service entry: on the mesh as a
+// service, and on its Unix socket and TCP port if configured.
+func (r *runningNode) startControl(entries []ControlServiceEntry) error {
+	for i, cs := range entries {
+		where := fmt.Sprintf("control-service %d (%s)", i+1, cs.Service)
+		ad := &mesh.Advert{ConnType: mesh.ConnTypeStream, Tags: map[string]string{"type": "Control Service"}}
+		ml, err := r.mesh.ListenStream(cs.Service, ad)
+		if err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		r.serve(ml)
+		if cs.Filename != "" {
+			ln, err := ctlsock.ListenUnix(cs.Filename, cs.Permissions)
+			if err != nil {
+				return fmt.Errorf("%s: filename %s: %w", where, cs.Filename, err)
+			}
+			r.serve(ln)
+		}
+		if cs.TCPListen != "" {
+			ln, err := ctlsock.ListenTCP(cs.TCPListen)
+			if err != nil {
+				return fmt.Errorf("%s: tcplisten %s: %w", where, cs.TCPListen, err)
+			}
+			r.serve(ln)
+		}
+	}
+	return nil
+}
+
+func (r *runningNode) serve(ln net.Listener) {
+	r.closer = append(r.closer, func() { ln.Close() })
+	go r.ctl.Serve(ln)
+}
+
+// startLinks opens listeners and starts dialing peers.
+func (r *runningNode) startLinks(cfg *Config) error {
+	for i, l := range cfg.TCPListeners {
+		addr := net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port))
+		if _, err := r.mesh.AddListener(mesh.ListenerSpec{Network: "tcp", Address: addr, Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers}); err != nil {
+			return fmt.Errorf("tcp-listener %d (%s): %w", i+1, addr, err)
+		}
+	}
+	for i, l := range cfg.UnixListeners {
+		if _, err := r.mesh.AddListener(mesh.ListenerSpec{Network: "unix", Address: l.Filename, Perm: l.Permissions, Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers}); err != nil {
+			return fmt.Errorf("unix-listener %d (%s): %w", i+1, l.Filename, err)
+		}
+	}
+	for _, p := range cfg.TCPPeers {
+		r.mesh.AddPeer(mesh.PeerSpec{Network: "tcp", Address: p.Address, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
+	}
+	for _, p := range cfg.UnixPeers {
+		r.mesh.AddPeer(mesh.PeerSpec{Network: "unix", Address: p.Filename, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
+	}
+	return nil
+}
