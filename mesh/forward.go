@@ -22,6 +22,7 @@ func (n *Node) handleFrame(l *link, typ byte, frame *wire.Buf) error {
 	case wire.FrameRouted:
 		return n.handleRouted(l, frame)
 	case wire.FrameLSA:
+		n.stats.lsaReceived.Add(1)
 		defer wire.PutBuf(frame)
 		return n.handleLSA(l, frame.B[wire.FrameHeaderLen:])
 	case wire.FrameKeepalive:

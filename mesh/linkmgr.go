@@ -36,11 +36,11 @@ type PeerSpec struct {
 
 // Redial backoff: capped, jittered exponential.
 const (
-	minBackoff        = 200 * time.Millisecond
-	maxBackoff        = 5 * time.Second
-	maxHandshakes     = 64 // concurrent inbound handshakes per listener
-	stableLinkUptime  = 5 * time.Second
-	dialTimeout       = 5 * time.Second
+	minBackoff       = 200 * time.Millisecond
+	maxBackoff       = 5 * time.Second
+	maxHandshakes    = 64 // concurrent inbound handshakes per listener
+	stableLinkUptime = 5 * time.Second
+	dialTimeout      = 5 * time.Second
 )
 
 // AddListener opens a link listener and accepts peers on it until the
@@ -169,7 +169,12 @@ func (n *Node) handshakeConfig(cost float64, nodeCost map[string]float64, allowe
 }
 
 // admit decides whether a peer that proved its key may link to us.
-func (n *Node) admit(peer string, key ed25519.PublicKey, allowed []string) error {
+func (n *Node) admit(peer string, key ed25519.PublicKey, allowed []string) (err error) {
+	defer func() {
+		if err != nil {
+			n.stats.linksRefused.Add(1)
+		}
+	}()
 	if peer == n.id {
 		return fmt.Errorf("node ID %s is this node's own ID", peer)
 	}

@@ -74,8 +74,8 @@ type Node struct {
 	routes atomic.Pointer[routeTable]
 
 	mu        sync.Mutex
-	links     map[string]*link    // established links by peer ID
-	listeners []closer            // link listeners, closed on shutdown
+	links     map[string]*link     // established links by peer ID
+	listeners []closer             // link listeners, closed on shutdown
 	lsdb      map[string]*lsaEntry // link-state database by origin, self included
 	bindings  map[string]ed25519.PublicKey
 	ownSeq    uint64
@@ -207,6 +207,8 @@ type counters struct {
 	noRoute         atomic.Int64
 	expired         atomic.Int64
 	queueFull       atomic.Int64
+	lsaReceived     atomic.Int64
+	linksRefused    atomic.Int64
 	badLSA          atomic.Int64
 	staleLSA        atomic.Int64
 	serviceUnknown  atomic.Int64
@@ -221,6 +223,8 @@ func (n *Node) Counters() map[string]int64 {
 		"no_route":         s.noRoute.Load(),
 		"expired":          s.expired.Load(),
 		"queue_full":       s.queueFull.Load(),
+		"lsa_received":     s.lsaReceived.Load(),
+		"links_refused":    s.linksRefused.Load(),
 		"bad_lsa":          s.badLSA.Load(),
 		"stale_lsa":        s.staleLSA.Load(),
 		"service_unknown":  s.serviceUnknown.Load(),

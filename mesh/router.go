@@ -145,6 +145,11 @@ func (n *Node) checkKeyLocked(node string, key ed25519.PublicKey) error {
 // and the key bindings that go with them.
 func (n *Node) expireLocked(now time.Time) {
 	changed := false
+	for id := range n.bindings {
+		if _, known := n.lsdb[id]; !known && n.links[id] == nil {
+			delete(n.bindings, id) // a neighbour that left without advertising
+		}
+	}
 	for id, e := range n.lsdb {
 		if id == n.id || now.Sub(e.received) <= n.cfg.MaxAge {
 			continue

@@ -383,4 +383,3 @@ func (s *Stream) SetReadDeadline(t time.Time) error { s.rdDeadline.set(t); retur
 
 // SetWriteDeadline implements net.Conn.
 func (s *Stream) SetWriteDeadline(t time.Time) error { s.wrDeadline.set(t); return nil }
-
