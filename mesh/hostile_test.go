@@ -2,9 +2,9 @@ package mesh
 
 import (
 	"context"
-	"fmt"
 	"crypto/ed25519"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -48,12 +48,12 @@ func linked(n *Node, id string) bool {
 // it; the node keeps routing for everyone else.
 func TestHostileFrames(t *testing.T) {
 	cases := map[string][]byte{
-		"empty frame":     {0, 0, 0, 0},
-		"oversize frame":  {0xff, 0xff, 0xff, 0xff, 3},
-		"truncated frame": {0, 0, 0, 100, 3, 1, 2},
-		"unknown type":    {0, 0, 0, 1, 99},
-		"bad routed kind": append([]byte{0, 0, 0, 9, wire.FrameRouted, 5, 99, 1, 'm', 1, 'x'}, 0, 0),
-		"garbage LSA":     {0, 0, 0, 4, wire.FrameLSA, 1, 2, 3},
+		"empty frame":      {0, 0, 0, 0},
+		"oversize frame":   {0xff, 0xff, 0xff, 0xff, 3},
+		"truncated frame":  {0, 0, 0, 100, 3, 1, 2},
+		"unknown type":     {0, 0, 0, 1, 99},
+		"bad routed kind":  append([]byte{0, 0, 0, 9, wire.FrameRouted, 5, 99, 1, 'm', 1, 'x'}, 0, 0),
+		"garbage LSA":      {0, 0, 0, 4, wire.FrameLSA, 1, 2, 3},
 		"unexpected hello": append([]byte{0, 0, 0, 6, wire.FrameHello}, "MESHD"...),
 	}
 	nodes := chain(t, 2)
