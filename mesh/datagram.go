@@ -230,7 +230,8 @@ func (n *Node) pingHops(ctx context.Context, target string, hops int) PingResult
 
 // Traceroute pings target with hop limits 0, 1, 2, ... and reports every
 // hop, starting with this node as hop 0, until the target answers or a
-// hop fails with something other than "message expired".
+// hop fails. A hop that answers "message expired" is a hop on the path,
+// reported without an error, as receptor does.
 func (n *Node) Traceroute(ctx context.Context, target string) []PingResult {
 	var hops []PingResult
 	for i := 0; i <= n.cfg.HopLimit; i++ {
@@ -238,10 +239,12 @@ func (n *Node) Traceroute(ctx context.Context, target string) []PingResult {
 		if r.From == "" {
 			r.From = n.id
 		}
-		hops = append(hops, r)
 		if r.Error != problemExpired {
-			break
+			return append(hops, r)
 		}
+		// An expired probe is this hop's answer, not a failure.
+		r.Error = ""
+		hops = append(hops, r)
 	}
 	return hops
 }
