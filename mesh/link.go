@@ -20,10 +20,12 @@ type link struct {
 	peer    string
 	peerKey ed25519.PublicKey
 	cost    float64
-	dialer  string // node ID of the side that dialed; decides duplicates
-	conn    net.Conn
-	fr      *wire.FrameReader
-	q       *linkQueue
+	dialer  string   // node ID of the side that dialed; decides duplicates
+	conn    net.Conn // the TLS connection
+	raw     net.Conn // the transport under it, closed directly so that a
+	// dead peer cannot stall a close on TLS's close-notify write
+	fr *wire.FrameReader
+	q  *linkQueue
 
 	lastRecv  atomic.Int64 // UnixNano of the last frame received
 	lastSend  atomic.Int64 // UnixNano of the last flush
@@ -35,7 +37,7 @@ type link struct {
 func newLink(n *Node, p *wire.Peer, dialer string) *link {
 	l := &link{
 		n: n, peer: p.NodeID, peerKey: p.Key, cost: p.Cost, dialer: dialer,
-		conn: p.Conn, fr: p.Reader, q: newLinkQueue(), done: make(chan struct{}),
+		conn: p.Conn, raw: p.Conn.NetConn(), fr: p.Reader, q: newLinkQueue(), done: make(chan struct{}),
 	}
 	now := time.Now().UnixNano()
 	l.lastRecv.Store(now)
@@ -67,7 +69,7 @@ func (l *link) close(err error) {
 	l.closeOnce.Do(func() {
 		l.err = err
 		l.q.close()
-		l.conn.Close()
+		l.raw.Close()
 		close(l.done)
 	})
 }

@@ -50,9 +50,18 @@ func Handshake(ctx context.Context, conn net.Conn, isServer bool, hc *HandshakeC
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
+	// The deadline bounds the hello exchange; cancelling ctx must cut it
+	// short too, not only the TLS part (HandshakeContext sees ctx).
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	p, err := handshake(ctx, conn, isServer, hc)
+	if !stop() && err == nil {
+		err = ctx.Err() // the deadline may be poisoned: do not hand the link out
+	}
 	if err != nil {
 		conn.Close()
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", err, cerr)
+		}
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})

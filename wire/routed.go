@@ -207,6 +207,8 @@ func StreamRestLen(kind byte, f *StreamFrame) int {
 		return 4 + 2 + len(f.Reason)
 	case KindStreamData:
 		return 8 + len(f.Payload)
+	case KindStreamAccept, KindStreamCredit, KindStreamFin:
+		return 8
 	}
-	return 8
+	return 4 // not a stream kind: AppendStreamRest writes the ID only
 }
