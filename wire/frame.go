@@ -49,29 +49,62 @@ func NewFrameReader(r io.Reader) *FrameReader {
 // ReadFrame reads one frame. The body is read into a buffer from GetBuf;
 // the caller owns it and returns it with PutBuf when done.
 func (fr *FrameReader) ReadFrame() (typ byte, body *Buf, err error) {
+	n, err := fr.readHeader()
+	if err != nil {
+		return 0, nil, err
+	}
+	body = GetBuf(n)
+	if err := fr.readBody(body.B); err != nil {
+		PutBuf(body)
+		return 0, nil, err
+	}
+	return fr.hdr[4], body, nil
+}
+
+// ReadRawFrame reads one frame and returns it whole, header included, so a
+// routed frame can be queued on another link without copying: frame.B[0:5]
+// is the header and frame.B[5:] the body. The caller owns frame.
+func (fr *FrameReader) ReadRawFrame() (typ byte, frame *Buf, err error) {
+	n, err := fr.readHeader()
+	if err != nil {
+		return 0, nil, err
+	}
+	frame = GetBuf(FrameHeaderLen + n)
+	copy(frame.B, fr.hdr[:])
+	if err := fr.readBody(frame.B[FrameHeaderLen:]); err != nil {
+		PutBuf(frame)
+		return 0, nil, err
+	}
+	return fr.hdr[4], frame, nil
+}
+
+// readHeader reads and checks a frame header, returning the body length.
+// An oversize frame fails here, before any of its body is read.
+func (fr *FrameReader) readHeader() (int, error) {
 	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, nil, fmt.Errorf("truncated frame header: %w", err)
+			return 0, fmt.Errorf("truncated frame header: %w", err)
 		}
-		return 0, nil, err
+		return 0, err
 	}
 	n := binary.BigEndian.Uint32(fr.hdr[:4])
 	if n == 0 {
-		return 0, nil, ErrEmptyFrame
+		return 0, ErrEmptyFrame
 	}
 	if n > MaxFrameSize {
-		return 0, nil, fmt.Errorf("%w: %d bytes (max %d)", ErrOversizeFrame, n, MaxFrameSize)
+		return 0, fmt.Errorf("%w: %d bytes (max %d)", ErrOversizeFrame, n, MaxFrameSize)
 	}
-	typ = fr.hdr[4]
-	body = GetBuf(int(n - 1))
-	if _, err := io.ReadFull(fr.r, body.B); err != nil {
-		PutBuf(body)
+	return int(n - 1), nil
+}
+
+func (fr *FrameReader) readBody(b []byte) error {
+	if _, err := io.ReadFull(fr.r, b); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return 0, nil, fmt.Errorf("truncated frame body: %w", err)
+		return fmt.Errorf("truncated frame body: %w", err)
 	}
-	return typ, body, nil
+	return nil
 }
 
 // AppendFrameHeader appends the 5-byte header of a frame whose body is
