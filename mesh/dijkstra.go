@@ -47,6 +47,7 @@ func (n *Node) edgesLocked() map[string]map[string]float64 {
 // routing table. Equal-cost ties go to the path whose first hop has the
 // smaller ID, so the choice is deterministic.
 func (n *Node) recomputeLocked() {
+	n.recomputePending = false
 	g := n.edgesLocked()
 	dist := map[string]float64{n.id: 0}
 	first := map[string]string{}

@@ -208,6 +208,14 @@ func TestNoFloodStormInRing(t *testing.T) {
 	}
 	// Wait until the ring's own LSAs settled everywhere.
 	settled := func() bool {
+		for _, n := range nodes {
+			n.mu.Lock()
+			pending := n.originatePending
+			n.mu.Unlock()
+			if pending {
+				return false
+			}
+		}
 		want := nodes[0].lsaSeqs()
 		for _, n := range nodes[1:] {
 			if !equalSeqs(n.lsaSeqs(), want) {

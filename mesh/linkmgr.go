@@ -237,7 +237,7 @@ func (n *Node) addLink(l *link) error {
 			l.sendBytes(wire.FrameLSA, e.raw)
 		}
 	}
-	n.originateLocked()
+	n.scheduleOriginateLocked()
 	return nil
 }
 
@@ -248,5 +248,6 @@ func (n *Node) removeLink(l *link) {
 		return
 	}
 	delete(n.links, l.peer)
-	n.originateLocked()
+	n.scheduleOriginateLocked()
+	n.scheduleRecomputeLocked() // stop routing into the dead link now
 }

@@ -82,6 +82,13 @@ type Node struct {
 	services  map[string]*service
 	closed    bool
 
+	// Pending routing work, done by routingLoop so that a burst of
+	// changes (links coming up together, a flood of LSAs) costs one LSA
+	// and one Dijkstra run instead of one per event.
+	originatePending bool
+	recomputePending bool
+	routingKick      chan struct{}
+
 	streams streamTable
 	stats   counters
 }
@@ -111,16 +118,17 @@ func New(cfg Config) (*Node, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		cfg:      cfg,
-		id:       cfg.NodeID,
-		ident:    ident,
-		log:      cfg.Logger.With("node", cfg.NodeID),
-		ctx:      ctx,
-		cancel:   cancel,
-		links:    map[string]*link{},
-		lsdb:     map[string]*lsaEntry{},
-		bindings: map[string]ed25519.PublicKey{},
-		services: map[string]*service{},
+		cfg:         cfg,
+		id:          cfg.NodeID,
+		ident:       ident,
+		log:         cfg.Logger.With("node", cfg.NodeID),
+		ctx:         ctx,
+		cancel:      cancel,
+		links:       map[string]*link{},
+		lsdb:        map[string]*lsaEntry{},
+		bindings:    map[string]ed25519.PublicKey{},
+		services:    map[string]*service{},
+		routingKick: make(chan struct{}, 1),
 	}
 	n.streams.init()
 	n.routes.Store(&routeTable{})
@@ -130,8 +138,9 @@ func New(cfg Config) (*Node, error) {
 	n.mu.Lock()
 	n.originateLocked()
 	n.mu.Unlock()
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.maintain()
+	go n.routingLoop()
 	return n, nil
 }
 

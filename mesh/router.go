@@ -78,6 +78,10 @@ var errBadLSA = errors.New("invalid routing advertisement")
 // Only a malformed or badly signed LSA returns an error (cutting the
 // link); stale, replayed or untrusted ones are dropped.
 func (n *Node) handleLSA(from *link, body []byte) error {
+	if n.haveLSA(body) {
+		n.stats.staleLSA.Add(1)
+		return nil
+	}
 	lsa, err := wire.ParseLSA(body)
 	if err != nil {
 		n.stats.badLSA.Add(1)
@@ -108,8 +112,23 @@ func (n *Node) handleLSA(from *link, body []byte) error {
 	n.lsdb[lsa.Origin] = &lsaEntry{lsa: lsa, raw: raw, received: time.Now()}
 	n.bindings[lsa.Origin] = lsa.PublicKey
 	n.floodLocked(raw, from)
-	n.recomputeLocked()
+	n.scheduleRecomputeLocked()
 	return nil
+}
+
+// haveLSA reports whether body is a copy of an LSA this node already has
+// (or an older one), so that flooding's duplicates skip the signature
+// check. A forged body can at worst be dropped here as "already seen",
+// which changes nothing.
+func (n *Node) haveLSA(body []byte) bool {
+	origin, seq, err := wire.PeekLSA(body)
+	if err != nil || origin == n.id {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := n.lsdb[origin]
+	return e != nil && seq <= e.lsa.Seq
 }
 
 // ownLSALocked handles an LSA that names this node as origin. One signed
@@ -124,7 +143,7 @@ func (n *Node) ownLSALocked(lsa *wire.LSA, from *link) {
 	}
 	if lsa.Seq > n.ownSeq {
 		n.ownSeq = lsa.Seq
-		n.originateLocked()
+		n.scheduleOriginateLocked()
 	}
 }
 
@@ -161,12 +180,57 @@ func (n *Node) expireLocked(now time.Time) {
 		changed = true
 	}
 	if changed {
-		n.recomputeLocked()
+		n.scheduleRecomputeLocked()
 	}
 }
 
 func (n *Node) logLimited(key, msg string, args ...any) {
 	if n.rl.allow(key) {
 		n.log.Warn(msg, args...)
+	}
+}
+
+// originateDelay batches link and service changes into one new LSA.
+const originateDelay = 5 * time.Millisecond
+
+// scheduleOriginateLocked asks for a new own LSA shortly.
+func (n *Node) scheduleOriginateLocked() {
+	if n.originatePending {
+		return
+	}
+	n.originatePending = true
+	time.AfterFunc(originateDelay, n.kickRouting)
+}
+
+// scheduleRecomputeLocked asks for a new routing table as soon as possible.
+func (n *Node) scheduleRecomputeLocked() {
+	n.recomputePending = true
+	n.kickRouting()
+}
+
+func (n *Node) kickRouting() {
+	select {
+	case n.routingKick <- struct{}{}:
+	default:
+	}
+}
+
+// routingLoop performs pending originations and recomputations.
+func (n *Node) routingLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.routingKick:
+		}
+		n.mu.Lock()
+		if n.originatePending {
+			n.originatePending = false
+			n.originateLocked() // recomputes too
+		} else if n.recomputePending {
+			n.recomputeLocked()
+		}
+		n.mu.Unlock()
 	}
 }

@@ -55,7 +55,7 @@ func (n *Node) register(s *service) error {
 	}
 	n.services[s.name] = s
 	if s.ad != nil {
-		n.originateLocked()
+		n.scheduleOriginateLocked()
 	}
 	return nil
 }
@@ -69,7 +69,7 @@ func (n *Node) unregister(name string) {
 	}
 	delete(n.services, name)
 	if s.ad != nil {
-		n.originateLocked()
+		n.scheduleOriginateLocked()
 	}
 }
 

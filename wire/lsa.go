@@ -270,3 +270,22 @@ func decodeService(d *decoder) ServiceAd {
 	}
 	return s
 }
+
+// PeekLSA reads the origin and sequence number of an LSA body without
+// decoding the rest or checking the signature. Flooding delivers most LSAs
+// several times; a receiver uses this to drop the copies it already has
+// before paying for a signature check. Nothing it returns may be trusted
+// until ParseLSA has verified the body.
+func PeekLSA(body []byte) (origin string, seq uint64, err error) {
+	d := decoder{b: body}
+	if v := d.u8(); d.err == nil && v != lsaVersion {
+		return "", 0, fmt.Errorf("LSA: unsupported version %d", v)
+	}
+	origin = d.str8()
+	d.take(ed25519.PublicKeySize)
+	seq = d.u64()
+	if d.err != nil {
+		return "", 0, fmt.Errorf("LSA: %w", d.err)
+	}
+	return origin, seq, nil
+}
