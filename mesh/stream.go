@@ -16,7 +16,7 @@ import (
 // of memory anywhere on the path.
 const (
 	streamWindow  = 1 << 20
-	streamChunk   = 32 << 10
+	streamChunk   = 96 << 10
 	acceptBacklog = 128
 	streamLinger  = 30 * time.Second
 )
@@ -234,6 +234,29 @@ func (s *Stream) Write(p []byte) (int, error) {
 		p = p[k:]
 	}
 	return total, nil
+}
+
+// ReadFrom copies r into the stream in full-size chunks, so io.Copy into a
+// stream (the control socket's connect bridge) never sends small frames.
+func (s *Stream) ReadFrom(r io.Reader) (int64, error) {
+	buf := make([]byte, streamChunk)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			w, werr := s.Write(buf[:n])
+			total += int64(w)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 func (s *Stream) writeErrLocked() error {
