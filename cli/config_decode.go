@@ -344,11 +344,15 @@ func (d *decoder) controlService(e *rawEntry) error {
 		{key: "tcplisten", set: func(v value) (err error) { c.TCPListen, tcpAddr, err = v.tcpListen(); return }},
 		{key: "tls", set: func(v value) (err error) { c.TLS, err = v.str(); return },
 			note: noteIgnored + " (the control service is reached over meshd's TLS 1.3 links)"},
-		{key: "tcptls", set: func(v value) (err error) { c.TCPTLS, err = v.str(); return },
-			note: noteIgnored + ": the tcplisten control port serves PLAIN TEXT"},
+		{key: "tcptls", set: func(v value) (err error) { c.TCPTLS, err = v.str(); return }},
 	})
 	if err != nil {
 		return err
+	}
+	if c.TCPTLS != "" && c.TCPListen != "" {
+		// Serving in plain text what the file asks to protect with TLS
+		// would be worse than not starting.
+		return e.errorf("tcptls", "TLS on the tcplisten control port is not supported yet; remove tcplisten or tcptls")
 	}
 	if first := d.services[c.Service]; first != nil {
 		return e.errorf("service", "service %q is already used by %s", c.Service, first.where())

@@ -280,8 +280,8 @@ func TestScalarForms(t *testing.T) {
 			return reflect.DeepEqual(c.UnixListeners, []UnixListenerEntry{{Filename: "/tmp/l.sock", Permissions: 0o600, Cost: 1}})
 		}},
 		{"tcplisten port only", "- control-service: {service: c2, tcplisten: 2299}", func(c *Config) bool { return c.ControlServices[0].TCPListen == "2299" }},
-		{"tcptls noted", "- control-service: {tcplisten: 2299, tcptls: srv}", func(c *Config) bool {
-			return c.ControlServices[0].TCPTLS == "srv" && strings.Contains(c.NotYetSupported[0], "PLAIN TEXT")
+		{"tcptls without tcplisten kept", "- control-service: {filename: /tmp/c.sock, tcptls: srv}", func(c *Config) bool {
+			return c.ControlServices[0].TCPTLS == "srv"
 		}},
 		{"null key is unset", "- tcp-listener: {port: 1, tls: , cost: ~}", func(c *Config) bool {
 			return c.TCPListeners[0].Cost == 1 && c.TCPListeners[0].TLS == "" && len(c.NotYetSupported) == 0
@@ -348,6 +348,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"entry name not a word", "- {[a]: b}\n", []string{"bad.yaml: entry 1: the entry name must be a plain word"}},
 		{"key not a word", "- node: {[a]: b}\n", []string{"bad.yaml: entry 1 (node): keys must be plain words"}},
 		{"unknown entry", "- node: n1\n- tcp-lisener: {port: 1}\n", []string{"bad.yaml: entry 2 (tcp-lisener): unknown entry (line 2)"}},
+		{"tcptls on tcplisten", "- control-service: {tcplisten: 2299, tcptls: srv}", []string{`bad.yaml: entry 1 (control-service): key "tcptls": TLS on the tcplisten control port is not supported yet`}},
 		{"unknown key", "- tcp-listener: {port: 1, prot: 2}", []string{`bad.yaml: entry 1 (tcp-listener): key "prot": unknown key (known: bindaddr, port, cost, nodecost, allowedpeers, tls)`}},
 		{"duplicate key", "- tcp-listener: {port: 1, Port: 2}", []string{`bad.yaml: entry 1 (tcp-listener): key "Port": given twice`}},
 		{"ws-listener", "- node: n1\n- ws-listener: {port: 443}", []string{"bad.yaml: entry 2 (ws-listener): websocket links are not supported; use tcp-listener (meshd links are always TLS 1.3)"}},
@@ -591,7 +592,7 @@ func TestFlagsEqualYAML(t *testing.T) {
 - unix-listener: {filename: /tmp/n1.link, permissions: 0660, cost: 3, nodecost: {n5: 2}, allowedpeers: [n5]}
 - unix-peer: {filename: /tmp/n2.link, redial: off, cost: 2, allowedpeers: [n6]}
 - control-service: {service: control, filename: /tmp/n1.sock, permissions: '0640', tls: srv}
-- control-service: {service: ctltcp, tcplisten: "127.0.0.1:27411", tcptls: srv}
+- control-service: {service: ctltcp, tcplisten: "127.0.0.1:27411"}
 - work-command: {worktype: wt, command: /bin/echo, params: hello, allowruntimeparams: yes, verifysignature: true}
 - work-kubernetes: {worktype: kube, authmethod: incluster, allowruntimepod: true}
 - tls-server: {name: srv, cert: a.crt, key: a.key}
@@ -605,7 +606,7 @@ func TestFlagsEqualYAML(t *testing.T) {
 				`--unix-listener filename=/tmp/n1.link permissions=0660 cost=3 nodecost={"n5":2} allowedpeers=["n5"] ` +
 				"--unix-peer /tmp/n2.link redial=off cost=2 allowedpeers=n6 " +
 				"--control-service service=control filename=/tmp/n1.sock permissions=0640 tls=srv " +
-				"--control-service service=ctltcp tcplisten=127.0.0.1:27411 tcptls=srv " +
+				"--control-service service=ctltcp tcplisten=127.0.0.1:27411 " +
 				"--work-command worktype=wt command=/bin/echo params=hello allowruntimeparams=yes verifysignature=true " +
 				"--work-kubernetes worktype=kube authmethod=incluster allowruntimepod=true " +
 				"--tls-server name=srv cert=a.crt key=a.key --work-signing privatekey=k.pem tokenexpiration=1m"},
