@@ -40,6 +40,17 @@ func rawPeer(t *testing.T, n *Node, id string) (*wire.Peer, ed25519.PrivateKey) 
 	return p, key
 }
 
+// send writes raw bytes to the node over the peer's TLS connection.
+func send(t *testing.T, p *wire.Peer, b []byte) {
+	t.Helper()
+	if _, err := p.Conn.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func linked(n *Node, id string) bool {
 	return slices.ContainsFunc(n.Status().Connections, func(c Connection) bool { return c.NodeID == id })
 }
@@ -64,9 +75,7 @@ func TestHostileFrames(t *testing.T) {
 		mallory := fmt.Sprintf("mallory%d", i) // each offender is a new node
 		t.Run(name, func(t *testing.T) {
 			p, _ := rawPeer(t, victim, mallory)
-			if _, err := p.Conn.Write(raw); err != nil {
-				t.Fatal(err)
-			}
+			send(t, p, raw)
 			if name == "truncated frame" {
 				p.Conn.CloseWrite()
 			}
@@ -122,9 +131,7 @@ func TestForgedLSA(t *testing.T) {
 	self := &wire.LSA{Origin: victim.id, PublicKey: mpub, Seq: uint64(now) + 1e12, Time: now,
 		Neighbors: []wire.Neighbor{{NodeID: "mallory", Cost: 1}}}
 	for _, f := range [][]byte{lsaFrame(t, forged, mkey), lsaFrame(t, self, mkey)} {
-		if _, err := p.Conn.Write(f); err != nil {
-			t.Fatal(err)
-		}
+		send(t, p, f)
 	}
 	// Replay friend's genuine LSA.
 	victim.mu.Lock()
@@ -132,9 +139,7 @@ func TestForgedLSA(t *testing.T) {
 	victim.mu.Unlock()
 	replay := append(wire.AppendFrameHeader(nil, wire.FrameLSA, len(genuine)), genuine...)
 	before := victim.stats.staleLSA.Load()
-	if _, err := p.Conn.Write(replay); err != nil {
-		t.Fatal(err)
-	}
+	send(t, p, replay)
 	waitFor(t, "replay seen", 5*time.Second, func() bool { return victim.stats.staleLSA.Load() > before })
 	if victim.stats.badLSA.Load() < 2 {
 		t.Errorf("forged LSAs not counted: %v", victim.Counters())
@@ -148,7 +153,7 @@ func TestForgedLSA(t *testing.T) {
 	// A bad signature is not an honest mistake: the sender is cut off.
 	body, _ := forged.MarshalSigned(mkey)
 	body[len(body)-1] ^= 1
-	p.Conn.Write(append(wire.AppendFrameHeader(nil, wire.FrameLSA, len(body)), body...))
+	send(t, p, append(wire.AppendFrameHeader(nil, wire.FrameLSA, len(body)), body...))
 	waitFor(t, "forger cut off", 5*time.Second, func() bool { return !linked(victim, "mallory") })
 }
 
@@ -178,7 +183,7 @@ func TestPinnedTrustRefusesUnknownLSA(t *testing.T) {
 	now := time.Now().UnixNano()
 	ghost := &wire.LSA{Origin: "ghost", PublicKey: gk.Public().(ed25519.PublicKey), Seq: 1, Time: now,
 		Neighbors: []wire.Neighbor{{NodeID: "mallory", Cost: 1}}}
-	p.Conn.Write(lsaFrame(t, ghost, gk))
+	send(t, p, lsaFrame(t, ghost, gk))
 	waitFor(t, "ghost dropped", 5*time.Second, func() bool { return n1.stats.badLSA.Load() > 0 })
 	n1.mu.Lock()
 	_, known := n1.lsdb["ghost"]

@@ -22,10 +22,12 @@ type link struct {
 	cost    float64
 	dialer  string   // node ID of the side that dialed; decides duplicates
 	conn    net.Conn // the TLS connection
-	raw     net.Conn // the transport under it, closed directly so that a
-	// dead peer cannot stall a close on TLS's close-notify write
-	fr *wire.FrameReader
-	q  *linkQueue
+	// raw is the transport under TLS, closed directly so that a dead peer
+	// cannot stall a close on TLS's close-notify write.
+	raw   net.Conn
+	fr    *wire.FrameReader
+	flush func() error // sends the records TLS batched below itself
+	q     *linkQueue
 
 	lastRecv  atomic.Int64 // UnixNano of the last frame received
 	lastSend  atomic.Int64 // UnixNano of the last flush
@@ -37,7 +39,7 @@ type link struct {
 func newLink(n *Node, p *wire.Peer, dialer string) *link {
 	l := &link{
 		n: n, peer: p.NodeID, peerKey: p.Key, cost: p.Cost, dialer: dialer,
-		conn: p.Conn, raw: p.Conn.NetConn(), fr: p.Reader, q: newLinkQueue(), done: make(chan struct{}),
+		conn: p.Conn, raw: p.Conn.NetConn(), fr: p.Reader, flush: p.Flush, q: newLinkQueue(), done: make(chan struct{}),
 	}
 	now := time.Now().UnixNano()
 	l.lastRecv.Store(now)
@@ -139,7 +141,11 @@ func (l *link) writeLoop() {
 				return
 			}
 		}
-		if err := bw.Flush(); err != nil {
+		err := bw.Flush()
+		if err == nil {
+			err = l.flush()
+		}
+		if err != nil {
 			l.close(fmt.Errorf("write: %w", err))
 			return
 		}

@@ -90,7 +90,7 @@ func (n *Node) acceptLoop(ln net.Listener, spec ListenerSpec) {
 			peer, err := wire.Handshake(n.ctx, conn, true, n.handshakeConfig(spec.Cost, spec.NodeCost, spec.AllowedPeers))
 			<-sem
 			if err != nil {
-				n.logLimited("handshake:"+conn.RemoteAddr().String(), "inbound link refused", "remote", conn.RemoteAddr().String(), "err", err)
+				n.logLimited(refusalKey(conn.RemoteAddr(), err), "inbound link refused", "remote", conn.RemoteAddr().String(), "err", err)
 				return
 			}
 			n.runLink(peer, peer.NodeID)
@@ -109,15 +109,30 @@ func (n *Node) dialLoop(spec PeerSpec) {
 	defer n.wg.Done()
 	backoff := minBackoff
 	for n.ctx.Err() == nil {
-		up, err := n.dialOnce(spec)
+		peer, up, err := n.dialOnce(spec)
 		if up >= stableLinkUptime {
 			backoff = minBackoff
 		}
+		if !spec.Redial {
+			if err != nil {
+				n.logLimited("dial:"+spec.Address, "link to peer failed", "address", spec.Address, "err", err)
+			}
+			return
+		}
+		if existing := n.linkTo(peer); existing != nil {
+			// The peer dialed us too and the other link won: dial
+			// again only once that link is gone.
+			n.log.Debug("already linked; waiting for that link to drop before redialing", "peer", peer)
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-existing.done:
+			}
+			backoff = minBackoff
+			continue
+		}
 		if err != nil {
 			n.logLimited("dial:"+spec.Address, "link to peer failed", "address", spec.Address, "err", err, "retry_in", backoff.Round(time.Millisecond))
-		}
-		if !spec.Redial {
-			return
 		}
 		// Jitter by ±25% so that peers restarted together do not redial in lockstep.
 		wait := time.Duration(float64(backoff) * (0.75 + 0.5*rand.Float64()))
@@ -130,22 +145,29 @@ func (n *Node) dialLoop(spec PeerSpec) {
 	}
 }
 
-// dialOnce dials, handshakes and runs one link; it returns how long the
-// link was up.
-func (n *Node) dialOnce(spec PeerSpec) (time.Duration, error) {
+// dialOnce dials, handshakes and runs one link; it returns the peer's ID
+// (once known) and how long the link was up.
+func (n *Node) dialOnce(spec PeerSpec) (string, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(n.ctx, dialTimeout)
 	conn, err := wire.Dial(ctx, spec.Network, spec.Address)
 	cancel()
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	peer, err := wire.Handshake(n.ctx, conn, false, n.handshakeConfig(spec.Cost, nil, spec.AllowedPeers))
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	start := time.Now()
 	err = n.runLink(peer, n.id)
-	return time.Since(start), err
+	return peer.NodeID, time.Since(start), err
+}
+
+// linkTo returns the current link to peer, if any.
+func (n *Node) linkTo(peer string) *link {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.links[peer]
 }
 
 func (n *Node) handshakeConfig(cost float64, nodeCost map[string]float64, allowed []string) *wire.HandshakeConfig {
@@ -250,4 +272,19 @@ func (n *Node) removeLink(l *link) {
 	delete(n.links, l.peer)
 	n.scheduleOriginateLocked()
 	n.scheduleRecomputeLocked() // stop routing into the dead link now
+}
+
+// refusalKey groups refusals for rate-limited logging: by remote host (not
+// port: a redialing peer gets a new port every time) and by the reason, so
+// one refused peer's lines never hide another's.
+func refusalKey(remote net.Addr, err error) string {
+	host := remote.String()
+	if h, _, splitErr := net.SplitHostPort(host); splitErr == nil {
+		host = h
+	}
+	reason := err.Error()
+	if len(reason) > 80 {
+		reason = reason[:80]
+	}
+	return "refused:" + host + ":" + reason
 }

@@ -45,12 +45,7 @@ func (n *Node) originateLocked() {
 		lsa.Neighbors = append(lsa.Neighbors, wire.Neighbor{NodeID: id, Cost: l.cost})
 	}
 	sort.Slice(lsa.Neighbors, func(i, j int) bool { return lsa.Neighbors[i].NodeID < lsa.Neighbors[j].NodeID })
-	for _, s := range n.services {
-		if s.ad != nil {
-			lsa.Services = append(lsa.Services, s.ad.wire(s.name))
-		}
-	}
-	sort.Slice(lsa.Services, func(i, j int) bool { return lsa.Services[i].Name < lsa.Services[j].Name })
+	lsa.Services = n.ownServicesLocked()
 	raw, err := lsa.MarshalSigned(n.cfg.Key)
 	if err != nil {
 		n.log.Error("cannot build routing advertisement", "err", err)
@@ -59,6 +54,18 @@ func (n *Node) originateLocked() {
 	n.lsdb[n.id] = &lsaEntry{lsa: lsa, raw: raw, received: time.Now()}
 	n.floodLocked(raw, nil)
 	n.recomputeLocked()
+}
+
+// ownServicesLocked lists this node's advertised services by name.
+func (n *Node) ownServicesLocked() []wire.ServiceAd {
+	var ads []wire.ServiceAd
+	for _, s := range n.services {
+		if s.ad != nil {
+			ads = append(ads, s.ad.wire(s.name))
+		}
+	}
+	sort.Slice(ads, func(i, j int) bool { return ads[i].Name < ads[j].Name })
+	return ads
 }
 
 // floodLocked sends an LSA body to every link except from.

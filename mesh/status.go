@@ -88,10 +88,13 @@ func (n *Node) Status() Status {
 	for _, id := range sortedKeys(n.lsdb) {
 		e := n.lsdb[id]
 		t := time.Unix(0, e.lsa.Time).UTC()
+		services := e.lsa.Services
 		if id == n.id {
-			t = now // receptor stamps its own advertisements with the current time
+			// Like receptor, this node's own services come from its live
+			// registry (an LSA may still be on its way), stamped now.
+			t, services = now, n.ownServicesLocked()
 		}
-		for _, s := range e.lsa.Services {
+		for _, s := range services {
 			ad := Advertisement{NodeID: id, Service: s.Name, Time: t, ConnType: int(s.ConnType), Tags: s.Tags, WorkCommands: []WorkCommand{}}
 			if ad.Tags == nil {
 				ad.Tags = map[string]string{}

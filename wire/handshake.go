@@ -29,10 +29,16 @@ type HandshakeConfig struct {
 type Peer struct {
 	NodeID string
 	Key    ed25519.PublicKey
-	Cost   float64 // agreed cost: the larger of both sides' costs
-	Conn   *tls.Conn
+	Cost   float64      // agreed cost: the larger of both sides' costs
+	Conn   *tls.Conn    // writes reach the peer only at the next Flush
 	Reader *FrameReader // continues where the handshake stopped reading
+	batch  *batchConn
 }
+
+// Flush sends what has been written to Conn since the last Flush: after
+// the handshake, TLS records are batched below TLS until the link writer
+// flushes at the end of each batch of frames.
+func (p *Peer) Flush() error { return p.batch.Flush() }
 
 // RejectedError is returned when the other side refused the link.
 type RejectedError struct{ Reason string }
@@ -70,11 +76,12 @@ func Handshake(ctx context.Context, conn net.Conn, isServer bool, hc *HandshakeC
 
 func handshake(ctx context.Context, conn net.Conn, isServer bool, hc *HandshakeConfig) (*Peer, error) {
 	cfg := tlsConfig(hc)
+	bc := &batchConn{Conn: conn}
 	var tc *tls.Conn
 	if isServer {
-		tc = tls.Server(conn, cfg)
+		tc = tls.Server(bc, cfg)
 	} else {
-		tc = tls.Client(conn, cfg)
+		tc = tls.Client(bc, cfg)
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("tls handshake: %w", err)
@@ -83,7 +90,7 @@ func handshake(ctx context.Context, conn net.Conn, isServer bool, hc *HandshakeC
 	if err != nil {
 		return nil, err
 	}
-	p := &Peer{NodeID: id, Key: key, Conn: tc, Reader: NewFrameReader(tc)}
+	p := &Peer{NodeID: id, Key: key, Conn: tc, Reader: NewFrameReader(tc), batch: bc}
 	myCost, err := hc.Cost(id, key)
 	if err == nil && !ValidCost(myCost) {
 		err = fmt.Errorf("invalid local cost %v for link to %s", myCost, id)
@@ -112,6 +119,7 @@ func handshake(ctx context.Context, conn net.Conn, isServer bool, hc *HandshakeC
 		return nil, fmt.Errorf("hello names node %q but its certificate names %q", theirs.NodeID, id)
 	}
 	p.Cost = max(myCost, theirs.Cost)
+	bc.startBatching()
 	return p, nil
 }
 

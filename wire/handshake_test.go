@@ -179,7 +179,13 @@ func exchangeFrames(t *testing.T, a, b *Peer) {
 		from, to := dir[0], dir[1]
 		body := []byte("after the hello from " + to.NodeID)
 		errc := make(chan error, 1)
-		go func() { errc <- WriteFrame(from.Conn, FrameRouted, body) }()
+		go func() {
+			err := WriteFrame(from.Conn, FrameRouted, body)
+			if err == nil {
+				err = from.Flush()
+			}
+			errc <- err
+		}()
 		typ, got, err := to.Reader.ReadFrame()
 		if err != nil {
 			t.Fatalf("read after handshake: %v", err)
