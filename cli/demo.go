@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,12 +85,12 @@ func runDemo(out io.Writer, args []string) error {
 		return err
 	}
 	fmt.Fprintf(out, "> status (node %s)\n  %-8s %s\n", st.NodeID, "Route", "Via")
-	for _, dst := range sortedKeys(st.RoutingTable) {
+	for _, dst := range slices.Sorted(maps.Keys(st.RoutingTable)) {
 		fmt.Fprintf(out, "  %-8s %s\n", dst, st.RoutingTable[dst])
 	}
 	fmt.Fprintf(out, "  %-8s %s\n", "Node", "Links")
-	for _, n := range sortedKeys(st.KnownConnectionCosts) {
-		fmt.Fprintf(out, "  %-8s %s\n", n, strings.Join(sortedKeys(st.KnownConnectionCosts[n]), " "))
+	for _, n := range slices.Sorted(maps.Keys(st.KnownConnectionCosts)) {
+		fmt.Fprintf(out, "  %-8s %s\n", n, strings.Join(slices.Sorted(maps.Keys(st.KnownConnectionCosts[n])), " "))
 	}
 
 	var ping struct {
@@ -171,13 +172,4 @@ func (c *demoClient) waitRoutes(n int, timeout time.Duration) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,9 +1,6 @@
 package mesh
 
-import (
-	"container/heap"
-	"sort"
-)
+import "container/heap"
 
 // routeTable maps each reachable destination to the link of its next hop.
 // It is immutable once published.
@@ -112,14 +109,4 @@ func (h *distHeap) Pop() any {
 	it := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return it
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,6 +1,10 @@
 package mesh
 
-import "time"
+import (
+	"maps"
+	"slices"
+	"time"
+)
 
 // Connection types of a service advertisement, as receptor numbers them.
 const (
@@ -64,7 +68,7 @@ func (n *Node) Status() Status {
 		KnownConnectionCosts: map[string]map[string]float64{},
 		Advertisements:       []Advertisement{},
 	}
-	for _, id := range sortedKeys(n.links) {
+	for _, id := range slices.Sorted(maps.Keys(n.links)) {
 		st.Connections = append(st.Connections, Connection{NodeID: id, Cost: n.links[id].cost})
 	}
 	rt := n.routes.Load()
@@ -72,7 +76,7 @@ func (n *Node) Status() Status {
 		st.RoutingTable[dst] = hop
 	}
 	edges := n.edgesLocked()
-	for _, id := range sortedKeys(n.lsdb) {
+	for _, id := range slices.Sorted(maps.Keys(n.lsdb)) {
 		if id != n.id && rt.hops[id] == "" {
 			continue // known but unreachable: its edges are history
 		}
@@ -85,7 +89,7 @@ func (n *Node) Status() Status {
 		}
 	}
 	now := time.Now().UTC()
-	for _, id := range sortedKeys(n.lsdb) {
+	for _, id := range slices.Sorted(maps.Keys(n.lsdb)) {
 		e := n.lsdb[id]
 		t := time.Unix(0, e.lsa.Time).UTC()
 		services := e.lsa.Services
