@@ -83,7 +83,11 @@ func (n *Node) recomputeLocked() {
 	for dst := range old.next {
 		if _, ok := rt.next[dst]; !ok {
 			// Streams to a node we can no longer reach cannot recover.
-			go n.streams.resetNode(dst, "no route to node")
+			go func(dst string) {
+				if n.nextHop(dst) == nil { // still gone: the route may have come back
+					n.streams.resetNode(dst, "no route to node")
+				}
+			}(dst)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"io"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 )
@@ -207,3 +208,99 @@ func TestStreamHalfClose(t *testing.T) {
 	})
 	_ = sha256.Sum256
 }
+
+// TestCloseCreditsUnreadData: a reader that closes with a full window
+// unread must not leave the writer blocked forever.
+func TestCloseCreditsUnreadData(t *testing.T) {
+	nodes := chain(t, 2)
+	ln, err := nodes[1].ListenStream("slow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan *Stream, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c.(*Stream)
+		}
+	}()
+	s, err := nodes[0].DialStream(ctx(t), nodes[1].id, "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrote atomicInt
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := s.Write(buf)
+			wrote.add(n)
+			if err != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, "window full", 10*time.Second, func() bool { return wrote.get() >= streamWindow })
+	r := <-accepted
+	r.Close() // discards a full window unread
+	before := wrote.get()
+	waitFor(t, "writer moving again", 10*time.Second, func() bool { return wrote.get() >= before+2*streamWindow })
+	s.Close()
+}
+
+// TestTinyFramesStayCompact: one-byte frames to a reader that does not
+// read are stored compactly, not one pooled buffer each.
+func TestTinyFramesStayCompact(t *testing.T) {
+	nodes := chain(t, 2)
+	ln, err := nodes[1].ListenStream("tiny", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan *Stream, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c.(*Stream)
+		}
+	}()
+	s, err := nodes[0].DialStream(ctx(t), nodes[1].id, "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 5000; i++ {
+		if _, err := s.Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := <-accepted
+	waitFor(t, "all bytes queued", 10*time.Second, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.rqBytes == 5000
+	})
+	r.mu.Lock()
+	chunks := len(r.rq)
+	r.mu.Unlock()
+	if chunks > 5 {
+		t.Fatalf("5000 one-byte frames kept in %d chunks", chunks)
+	}
+	got := make([]byte, 5000)
+	if _, err := io.ReadFull(r, got); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range got {
+		if b != byte(i) {
+			t.Fatalf("byte %d = %d", i, b)
+		}
+	}
+}
+
+type atomicInt struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (a *atomicInt) add(n int) { a.mu.Lock(); a.n += n; a.mu.Unlock() }
+func (a *atomicInt) get() int  { a.mu.Lock(); defer a.mu.Unlock(); return a.n }

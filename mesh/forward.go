@@ -147,9 +147,15 @@ func (n *Node) originate(frame *wire.Buf, dst string, ctrl bool) error {
 		return errNoRoute
 	}
 	body[wire.RoutedHopOffset]--
-	next.send(frame, ctrl)
+	if !next.send(frame, ctrl) {
+		return errQueueFull
+	}
 	return nil
 }
+
+// errQueueFull is returned to local senders whose frame the next link
+// could not take (closing, or its queue full).
+var errQueueFull = errors.New("link queue full or closing")
 
 // nextHop returns the link towards dst, or nil.
 func (n *Node) nextHop(dst string) *link { return n.routes.Load().next[dst] }

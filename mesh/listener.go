@@ -12,6 +12,7 @@ type Listener struct {
 	backlog   chan *Stream
 	closed    chan struct{}
 	closeOnce sync.Once
+	mu        sync.Mutex // orders enqueue against Close's drain
 }
 
 // ListenStream opens a stream service; ad != nil advertises it to the mesh.
@@ -26,6 +27,8 @@ func (n *Node) ListenStream(name string, ad *Advert) (*Listener, error) {
 // enqueue offers a new stream to Accept; false if the backlog is full or
 // the listener closed.
 func (l *Listener) enqueue(s *Stream) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	select {
 	case <-l.closed:
 		return false
@@ -52,7 +55,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 // Close stops the service and refuses streams not yet accepted.
 func (l *Listener) Close() error {
 	l.closeOnce.Do(func() {
+		l.mu.Lock()
 		close(l.closed)
+		l.mu.Unlock()
 		l.n.unregister(l.svc)
 		for {
 			select {

@@ -57,8 +57,9 @@ type Stream struct {
 }
 
 type rchunk struct {
-	buf  *wire.Buf
-	data []byte
+	buf   *wire.Buf
+	data  []byte // unread part, aliasing buf.B
+	small bool   // buf holds copied small payloads and may grow in place
 }
 
 func newStream(n *Node, key streamKey, local, remote Addr) *Stream {
@@ -206,6 +207,11 @@ func (s *Stream) Write(p []byte) (int, error) {
 	defer s.wmu.Unlock()
 	total := 0
 	for len(p) > 0 {
+		// Wait for room before claiming offset and credit, so that a
+		// deadline or Close here leaves no hole in the stream.
+		if err := s.waitLinkSpace(); err != nil {
+			return total, err
+		}
 		s.mu.Lock()
 		if err := s.writeErrLocked(); err != nil {
 			s.mu.Unlock()
@@ -223,9 +229,6 @@ func (s *Stream) Write(p []byte) (int, error) {
 		s.sendOff += uint32(k)
 		s.credit -= k
 		s.mu.Unlock()
-		if err := s.waitLinkSpace(); err != nil {
-			return total, err
-		}
 		if err := s.sendFrame(wire.KindStreamData, &wire.StreamFrame{ID: s.key.id, Value: off, Payload: p[:k]}); err != nil {
 			s.reset(err.Error(), false)
 			return total, s.err
@@ -301,9 +304,8 @@ func (s *Stream) waitWritable(ch <-chan struct{}) error {
 
 // CloseWrite half-closes: the peer reads EOF after the data sent so far.
 func (s *Stream) CloseWrite() error {
-	s.mu.Lock()
-	s.wakeAllLocked() // a writer blocked on credit must not hold wmu forever
-	s.mu.Unlock()
+	// CloseWrite waits for a Write in progress (Close does not: it makes
+	// blocked writers fail first).
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
@@ -315,8 +317,12 @@ func (s *Stream) CloseWrite() error {
 	off := s.sendOff
 	s.mu.Unlock()
 	err := s.sendFrame(wire.KindStreamFin, &wire.StreamFrame{ID: s.key.id, Value: off})
+	if err != nil {
+		s.reset(err.Error(), true) // a lost FIN would leave the peer reading forever
+		return err
+	}
 	s.maybeRemove()
-	return err
+	return nil
 }
 
 // Close half-closes and stops reading. Data the peer still sends is
@@ -333,11 +339,18 @@ func (s *Stream) Close() error {
 	_ = s.CloseWrite()
 	s.mu.Lock()
 	s.readClosed = true
+	// Unread data is discarded; credit it back so a sender that had
+	// filled the window is not left waiting for a reader that is gone.
+	credit := uint32(s.rqBytes) + s.unacked
+	s.unacked = 0
 	s.dropQueueLocked()
-	finRecv := s.finRecv
+	finRecv, failed := s.finRecv, s.err != nil
 	s.mu.Unlock()
+	if credit > 0 && !failed {
+		_ = s.sendFrame(wire.KindStreamCredit, &wire.StreamFrame{ID: s.key.id, Value: credit})
+	}
 	if !finRecv {
-		time.AfterFunc(streamLinger, func() { s.n.streams.remove(s) })
+		time.AfterFunc(streamLinger, func() { s.reset("closed by peer", true) })
 	}
 	s.maybeRemove()
 	return nil

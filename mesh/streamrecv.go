@@ -78,7 +78,9 @@ func (n *Node) acceptStream(src string, f wire.StreamFrame) {
 		n.refuseStream(src, f.ID, "service is not accepting streams")
 		return
 	}
-	_ = s.sendFrame(wire.KindStreamAccept, &wire.StreamFrame{ID: key.id, Value: streamWindow})
+	if err := s.sendFrame(wire.KindStreamAccept, &wire.StreamFrame{ID: key.id, Value: streamWindow}); err != nil {
+		s.reset(err.Error(), false) // no way back to the dialer yet
+	}
 }
 
 func (s *Stream) accepted(window uint32) {
@@ -127,14 +129,37 @@ func (s *Stream) receiveData(f wire.StreamFrame, frame *wire.Buf) {
 		return
 	}
 	s.recvOff += uint32(len(f.Payload))
-	if len(f.Payload) == 0 {
-		wire.PutBuf(frame)
-	} else {
-		s.rq = append(s.rq, rchunk{buf: frame, data: f.Payload})
-		s.rqBytes += len(f.Payload)
-	}
+	s.queueLocked(frame, f.Payload)
 	wake(s.rdWake)
 	s.mu.Unlock()
+}
+
+// smallPayload is the size below which received data is copied into a
+// shared chunk instead of keeping its frame buffer: the window counts
+// payload bytes, and a peer sending one-byte frames must not make us hold
+// a pooled buffer per byte.
+const smallPayload = 1024
+
+// queueLocked appends received data to the read queue; it owns frame.
+func (s *Stream) queueLocked(frame *wire.Buf, payload []byte) {
+	s.rqBytes += len(payload)
+	if len(payload) > smallPayload {
+		s.rq = append(s.rq, rchunk{buf: frame, data: payload})
+		return
+	}
+	if n := len(s.rq); n > 0 {
+		last := &s.rq[n-1]
+		if last.small && len(last.buf.B)+len(payload) <= cap(last.buf.B) {
+			last.buf.B = append(last.buf.B, payload...)
+			last.data = last.data[:len(last.data)+len(payload)]
+			wire.PutBuf(frame)
+			return
+		}
+	}
+	b := wire.GetBuf(4 << 10)
+	b.B = append(b.B[:0], payload...)
+	s.rq = append(s.rq, rchunk{buf: b, data: b.B, small: true})
+	wire.PutBuf(frame)
 }
 
 func (s *Stream) receiveFin(off uint32) {
