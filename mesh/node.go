@@ -177,7 +177,18 @@ func (n *Node) Close() error {
 	for _, l := range n.links {
 		links = append(links, l)
 	}
+	var services []closer
+	for _, s := range n.services {
+		if s.sl != nil {
+			services = append(services, s.sl)
+		} else if s.pc != nil {
+			services = append(services, s.pc)
+		}
+	}
 	n.mu.Unlock()
+	for _, s := range services {
+		s.Close() // wakes Accept and ReadFrom callers
+	}
 	for _, l := range links {
 		l.close(errors.New("node shutting down"))
 	}

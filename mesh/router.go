@@ -110,11 +110,6 @@ func (n *Node) handleLSA(from *link, body []byte) error {
 		n.stats.staleLSA.Add(1)
 		return nil
 	}
-	if age := time.Since(time.Unix(0, lsa.Time)); age > n.cfg.MaxAge {
-		n.stats.staleLSA.Add(1)
-		n.logLimited("old-lsa:"+lsa.Origin, "dropping expired routing advertisement", "origin", lsa.Origin, "age", age.Round(time.Second))
-		return nil
-	}
 	raw := bytes.Clone(body)
 	n.lsdb[lsa.Origin] = &lsaEntry{lsa: lsa, raw: raw, received: time.Now()}
 	n.bindings[lsa.Origin] = lsa.PublicKey
