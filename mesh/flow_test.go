@@ -304,3 +304,30 @@ type atomicInt struct {
 
 func (a *atomicInt) add(n int) { a.mu.Lock(); a.n += n; a.mu.Unlock() }
 func (a *atomicInt) get() int  { a.mu.Lock(); defer a.mu.Unlock(); return a.n }
+
+// TestCreditsAreCumulative: a repeated or late credit changes nothing,
+// so a reader may repeat its credit to repair one lost in transit; the
+// count wraps around like the offsets.
+func TestCreditsAreCumulative(t *testing.T) {
+	s := newStream(nil, streamKey{"x", 1}, Addr{}, Addr{})
+	s.peerWindow = streamWindow
+	base := uint32(0xffff_fff0) // a variable: the sums below wrap on purpose
+	s.acked, s.sendOff = base, base+streamWindow
+	for _, step := range []struct {
+		credit    uint32
+		wantAcked uint32
+	}{
+		{base + 8, base + 8},
+		{base + 8, base + 8}, // repeated
+		{base + 4, base + 8}, // late
+		{0x10, 0x10},         // wrapped past zero
+	} {
+		s.addCredit(step.credit)
+		if s.acked != step.wantAcked {
+			t.Fatalf("after credit %#x: acked %#x, want %#x", step.credit, s.acked, step.wantAcked)
+		}
+	}
+	if avail := int64(s.peerWindow) - int64(s.sendOff-s.acked); avail != 0x20 {
+		t.Fatalf("available window %d", avail)
+	}
+}

@@ -40,10 +40,11 @@ type Stream struct {
 	rq         []rchunk // received, unread data
 	rqBytes    int
 	recvOff    uint32
-	unacked    uint32 // bytes read but not yet credited to the sender
+	creditSent uint32 // the last cumulative credit sent (see consumedLocked)
 	finRecv    bool
 	readClosed bool
-	credit     int64 // bytes we may still send
+	peerWindow uint32 // the peer's receive window
+	acked      uint32 // the peer's latest cumulative credit: bytes it consumed
 	sendOff    uint32
 	finSent    bool
 	closed     bool
@@ -144,29 +145,72 @@ func (s *Stream) Read(p []byte) (int, error) {
 	for {
 		s.mu.Lock()
 		if len(s.rq) > 0 {
-			n, credit := s.consumeLocked(p)
+			n := s.consumeLocked(p)
+			credit, send := s.creditDueLocked(false)
 			s.mu.Unlock()
-			if credit > 0 {
-				_ = s.sendFrame(wire.KindStreamCredit, &wire.StreamFrame{ID: s.key.id, Value: credit})
+			if send {
+				s.sendCredit(credit)
 			}
 			return n, nil
 		}
 		err := s.readErrLocked()
+		// About to wait: make sure the sender knows everything read so far.
+		credit, send := s.creditDueLocked(true)
 		s.mu.Unlock()
 		if err != nil {
 			return 0, err
+		}
+		if send {
+			s.sendCredit(credit)
 		}
 		select {
 		case <-s.rdWake:
 		case <-s.rdDeadline.wait():
 			return 0, errTimeout
+		case <-time.After(creditRepeat):
+			// Credits are cumulative, so repeating the last one repairs a
+			// credit frame lost in transit (a link died under it) that
+			// would otherwise leave the sender waiting forever.
+			s.mu.Lock()
+			credit, repeat := s.consumedLocked(), !s.finRecv && s.err == nil
+			s.mu.Unlock()
+			if repeat {
+				s.sendCredit(credit)
+			}
 		}
 	}
 }
 
-// consumeLocked copies buffered data into p and returns how much credit
-// to grant the sender now (batched to a quarter window).
-func (s *Stream) consumeLocked(p []byte) (int, uint32) {
+// creditRepeat is how often a reader waiting for data repeats its credit.
+const creditRepeat = time.Second
+
+// consumedLocked is the cumulative count of bytes this end consumed (read
+// or discarded): what it has received minus what still waits unread. It
+// is the value of every credit frame, so credits are idempotent.
+func (s *Stream) consumedLocked() uint32 { return s.recvOff - uint32(s.rqBytes) }
+
+// creditDueLocked says whether to send a credit now: after a quarter
+// window, after a chunk once the queue is empty, or (flush) whenever
+// anything is uncredited.
+func (s *Stream) creditDueLocked(flush bool) (uint32, bool) {
+	if s.finRecv || s.err != nil {
+		return 0, false
+	}
+	c := s.consumedLocked()
+	due := c - s.creditSent
+	if due >= streamWindow/4 || (len(s.rq) == 0 && due >= streamChunk) || (flush && due > 0) {
+		s.creditSent = c
+		return c, true
+	}
+	return 0, false
+}
+
+func (s *Stream) sendCredit(consumed uint32) {
+	_ = s.sendFrame(wire.KindStreamCredit, &wire.StreamFrame{ID: s.key.id, Value: consumed})
+}
+
+// consumeLocked copies buffered data into p.
+func (s *Stream) consumeLocked(p []byte) int {
 	n := 0
 	for n < len(p) && len(s.rq) > 0 {
 		c := &s.rq[0]
@@ -180,13 +224,7 @@ func (s *Stream) consumeLocked(p []byte) (int, uint32) {
 		}
 	}
 	s.rqBytes -= n
-	s.unacked += uint32(n)
-	if s.unacked >= streamWindow/4 || (len(s.rq) == 0 && !s.finRecv && s.unacked >= streamChunk) {
-		credit := s.unacked
-		s.unacked = 0
-		return n, credit
-	}
-	return n, 0
+	return n
 }
 
 func (s *Stream) readErrLocked() error {
@@ -217,17 +255,17 @@ func (s *Stream) Write(p []byte) (int, error) {
 			s.mu.Unlock()
 			return total, err
 		}
-		if s.credit <= 0 {
+		credit := int64(s.peerWindow) - int64(s.sendOff-s.acked)
+		if credit <= 0 {
 			s.mu.Unlock()
 			if err := s.waitWritable(s.wrWake); err != nil {
 				return total, err
 			}
 			continue
 		}
-		k := min(int64(len(p)), s.credit, streamChunk)
+		k := min(int64(len(p)), credit, streamChunk)
 		off := s.sendOff
 		s.sendOff += uint32(k)
-		s.credit -= k
 		s.mu.Unlock()
 		if err := s.sendFrame(wire.KindStreamData, &wire.StreamFrame{ID: s.key.id, Value: off, Payload: p[:k]}); err != nil {
 			s.reset(err.Error(), false)
@@ -341,13 +379,12 @@ func (s *Stream) Close() error {
 	s.readClosed = true
 	// Unread data is discarded; credit it back so a sender that had
 	// filled the window is not left waiting for a reader that is gone.
-	credit := uint32(s.rqBytes) + s.unacked
-	s.unacked = 0
 	s.dropQueueLocked()
-	finRecv, failed := s.finRecv, s.err != nil
+	credit, send := s.creditDueLocked(true)
+	finRecv := s.finRecv
 	s.mu.Unlock()
-	if credit > 0 && !failed {
-		_ = s.sendFrame(wire.KindStreamCredit, &wire.StreamFrame{ID: s.key.id, Value: credit})
+	if send {
+		s.sendCredit(credit)
 	}
 	if !finRecv {
 		time.AfterFunc(streamLinger, func() { s.reset("closed by peer", true) })

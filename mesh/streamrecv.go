@@ -66,7 +66,7 @@ func (n *Node) acceptStream(src string, f wire.StreamFrame) {
 	}
 	key := streamKey{src, f.ID | acceptorBit}
 	s := newStream(n, key, Addr{n.id, f.DstService}, Addr{src, f.SrcService})
-	s.credit = int64(f.Value)
+	s.peerWindow = f.Value
 	if err := n.streams.add(s); err != nil {
 		if err.Error() != "duplicate stream" {
 			n.refuseStream(src, f.ID, err.Error())
@@ -89,7 +89,7 @@ func (s *Stream) accepted(window uint32) {
 	if s.acceptCh == nil {
 		return
 	}
-	s.credit = int64(window)
+	s.peerWindow = window
 	select {
 	case s.acceptCh <- nil:
 	default:
@@ -97,10 +97,14 @@ func (s *Stream) accepted(window uint32) {
 	s.acceptCh = nil
 }
 
-func (s *Stream) addCredit(v uint32) {
+// addCredit takes the peer's cumulative consumed count; an older or
+// repeated one changes nothing.
+func (s *Stream) addCredit(consumed uint32) {
 	s.mu.Lock()
-	s.credit += int64(v)
-	wake(s.wrWake)
+	if int32(consumed-s.acked) > 0 {
+		s.acked = consumed
+		wake(s.wrWake)
+	}
 	s.mu.Unlock()
 }
 
@@ -118,9 +122,12 @@ func (s *Stream) receiveData(f wire.StreamFrame, frame *wire.Buf) {
 	case s.readClosed:
 		// Nobody reads any more: discard, but keep the sender moving.
 		s.recvOff += uint32(len(f.Payload))
+		credit, send := s.creditDueLocked(true)
 		s.mu.Unlock()
 		wire.PutBuf(frame)
-		_ = s.sendFrame(wire.KindStreamCredit, &wire.StreamFrame{ID: s.key.id, Value: uint32(len(f.Payload))})
+		if send {
+			s.sendCredit(credit)
+		}
 		return
 	case s.rqBytes+len(f.Payload) > streamWindow:
 		s.mu.Unlock()

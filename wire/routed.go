@@ -26,7 +26,8 @@ const (
 	KindStreamAccept byte = 4
 	// KindStreamData rest: stream u32 | offset u32 | payload
 	KindStreamData byte = 5
-	// KindStreamCredit rest: stream u32 | bytes u32 (more window granted)
+	// KindStreamCredit rest: stream u32 | consumed u32 (cumulative bytes the
+	// receiver has consumed, wrapping; repeating one is harmless)
 	KindStreamCredit byte = 6
 	// KindStreamFin rest: stream u32 | final offset u32 (sender finished writing)
 	KindStreamFin byte = 7
