@@ -1,6 +1,10 @@
 package mesh
 
-import "container/heap"
+import (
+	"container/heap"
+
+	"meshd/wire"
+)
 
 // routeTable maps each reachable destination to the link of its next hop.
 // It is immutable once published.
@@ -11,24 +15,35 @@ type routeTable struct {
 
 // edgesLocked returns the two-way links of the mesh: u->v with u's cost
 // exists only when u lists v and v lists u. A dead node's stale LSA still
-// lists its neighbours, but they no longer list it, so it drops out.
+// lists its neighbours, but they no longer list it, so it drops out. This
+// node's own edges come from its live links, not from its last LSA, so a
+// link change counts at once, before the new LSA is built.
 func (n *Node) edgesLocked() map[string]map[string]float64 {
-	listed := func(u, v string) (float64, bool) {
-		e := n.lsdb[u]
-		if e == nil {
-			return 0, false
+	neighbors := func(u string) []wire.Neighbor {
+		if u == n.id {
+			own := make([]wire.Neighbor, 0, len(n.links))
+			for id, l := range n.links {
+				own = append(own, wire.Neighbor{NodeID: id, Cost: l.cost})
+			}
+			return own
 		}
-		for _, nb := range e.lsa.Neighbors {
+		if e := n.lsdb[u]; e != nil {
+			return e.lsa.Neighbors
+		}
+		return nil
+	}
+	lists := func(u, v string) bool {
+		for _, nb := range neighbors(u) {
 			if nb.NodeID == v {
-				return nb.Cost, true
+				return true
 			}
 		}
-		return 0, false
+		return false
 	}
 	g := map[string]map[string]float64{}
-	for u, e := range n.lsdb {
-		for _, nb := range e.lsa.Neighbors {
-			if _, back := listed(nb.NodeID, u); !back {
+	for u := range n.lsdb {
+		for _, nb := range neighbors(u) {
+			if !lists(nb.NodeID, u) {
 				continue
 			}
 			if g[u] == nil {

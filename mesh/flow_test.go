@@ -162,6 +162,7 @@ func TestRestartRejoins(t *testing.T) {
 	b2 := testNode(t, "b", func(c *Config) { c.Key = key })
 	b2.AddPeer(PeerSpec{Network: "tcp", Address: addr, Redial: true})
 	waitRoute(t, a, b2)
+	waitRoute(t, b2, a)
 	if r := a.Ping(ctx(t), "b"); r.Error != "" {
 		t.Fatal(r)
 	}
