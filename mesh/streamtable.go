@@ -118,7 +118,7 @@ func (t *streamTable) resetAll(err error) {
 	}
 }
 
-// Count returns the number of live streams (for tests and status).
+// StreamCount returns the number of live streams (for tests and status).
 func (n *Node) StreamCount() int {
 	n.streams.mu.Lock()
 	defer n.streams.mu.Unlock()
