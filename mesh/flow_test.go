@@ -2,10 +2,9 @@ package mesh
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"io"
 	"math/rand/v2"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -207,75 +206,40 @@ func TestStreamHalfClose(t *testing.T) {
 	waitFor(t, "streams cleaned up", 5*time.Second, func() bool {
 		return nodes[0].StreamCount() == 0 && nodes[1].StreamCount() == 0
 	})
-	_ = sha256.Sum256
 }
 
 // TestCloseCreditsUnreadData: a reader that closes with a full window
 // unread must not leave the writer blocked forever.
 func TestCloseCreditsUnreadData(t *testing.T) {
-	nodes := chain(t, 2)
-	ln, err := nodes[1].ListenStream("slow", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan *Stream, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c.(*Stream)
-		}
-	}()
-	s, err := nodes[0].DialStream(ctx(t), nodes[1].id, "slow")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wrote atomicInt
+	s, r := streamPair(t)
+	var wrote atomic.Int64
 	go func() {
 		buf := make([]byte, 64<<10)
 		for {
 			n, err := s.Write(buf)
-			wrote.add(n)
+			wrote.Add(int64(n))
 			if err != nil {
 				return
 			}
 		}
 	}()
-	waitFor(t, "window full", 10*time.Second, func() bool { return wrote.get() >= streamWindow })
-	r := <-accepted
+	waitFor(t, "window full", 10*time.Second, func() bool { return wrote.Load() >= streamWindow })
 	r.Close() // discards a full window unread
-	before := wrote.get()
-	waitFor(t, "writer moving again", 10*time.Second, func() bool { return wrote.get() >= before+2*streamWindow })
+	before := wrote.Load()
+	waitFor(t, "writer moving again", 10*time.Second, func() bool { return wrote.Load() >= before+2*streamWindow })
 	s.Close()
 }
 
 // TestTinyFramesStayCompact: one-byte frames to a reader that does not
 // read are stored compactly, not one pooled buffer each.
 func TestTinyFramesStayCompact(t *testing.T) {
-	nodes := chain(t, 2)
-	ln, err := nodes[1].ListenStream("tiny", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan *Stream, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c.(*Stream)
-		}
-	}()
-	s, err := nodes[0].DialStream(ctx(t), nodes[1].id, "tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, r := streamPair(t)
 	defer s.Close()
 	for i := 0; i < 5000; i++ {
 		if _, err := s.Write([]byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r := <-accepted
 	waitFor(t, "all bytes queued", 10*time.Second, func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -298,37 +262,23 @@ func TestTinyFramesStayCompact(t *testing.T) {
 	}
 }
 
-type atomicInt struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (a *atomicInt) add(n int) { a.mu.Lock(); a.n += n; a.mu.Unlock() }
-func (a *atomicInt) get() int  { a.mu.Lock(); defer a.mu.Unlock(); return a.n }
-
-// TestCreditsAreCumulative: a repeated or late credit changes nothing,
-// so a reader may repeat its credit to repair one lost in transit; the
-// count wraps around like the offsets.
-func TestCreditsAreCumulative(t *testing.T) {
-	s := newStream(nil, streamKey{"x", 1}, Addr{}, Addr{})
-	s.peerWindow = streamWindow
-	base := uint32(0xffff_fff0) // a variable: the sums below wrap on purpose
-	s.acked, s.sendOff = base, base+streamWindow
-	for _, step := range []struct {
-		credit    uint32
-		wantAcked uint32
-	}{
-		{base + 8, base + 8},
-		{base + 8, base + 8}, // repeated
-		{base + 4, base + 8}, // late
-		{0x10, 0x10},         // wrapped past zero
-	} {
-		s.addCredit(step.credit)
-		if s.acked != step.wantAcked {
-			t.Fatalf("after credit %#x: acked %#x, want %#x", step.credit, s.acked, step.wantAcked)
-		}
+// streamPair links two nodes and returns both ends of one stream between
+// them: the dialing end and the accepted end.
+func streamPair(t *testing.T) (dialer, acceptor *Stream) {
+	t.Helper()
+	nodes := chain(t, 2)
+	ln, err := nodes[1].ListenStream("pair", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if avail := int64(s.peerWindow) - int64(s.sendOff-s.acked); avail != 0x20 {
-		t.Fatalf("available window %d", avail)
+	t.Cleanup(func() { ln.Close() })
+	s, err := nodes[0].DialStream(ctx(t), nodes[1].id, "pair")
+	if err != nil {
+		t.Fatal(err)
 	}
+	c, err := ln.Accept() // queued before the dial returned
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c.(*Stream)
 }
