@@ -67,7 +67,7 @@ func Chain(n int, timeout time.Duration) (nodes []*mesh.Node, close func(), err 
 	if n > 1 {
 		first, last := nodes[0], nodes[n-1]
 		err := WaitUntil(timeout, func() bool {
-			return HasRoute(first, last.ID()) && HasRoute(last, first.ID())
+			return HasRoute(first, last.NodeID()) && HasRoute(last, first.NodeID())
 		})
 		if err != nil {
 			close()

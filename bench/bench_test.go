@@ -101,7 +101,7 @@ func benchPing(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	defer closeAll()
-	src, dst := nodes[0], nodes[n-1].ID()
+	src, dst := nodes[0], nodes[n-1].NodeID()
 	ping := func() time.Duration {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -144,10 +144,7 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// ID returns the node ID.
-func (n *Node) ID() string { return n.id }
-
-// NodeID returns the node ID (the control service's name for it).
+// NodeID returns the node ID.
 func (n *Node) NodeID() string { return n.id }
 
 // PublicKey returns the node's identity key.
