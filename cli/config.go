@@ -19,16 +19,18 @@ import (
 
 // Config is a node's whole configuration, in the order it was written.
 type Config struct {
-	Node            NodeEntry
-	LogLevel        string // "error", "warning", "info" or "debug"; default "info"
-	LocalOnly       bool
-	TCPListeners    []ListenerEntry
-	TCPPeers        []PeerEntry
-	UnixListeners   []UnixListenerEntry
-	UnixPeers       []UnixPeerEntry
-	ControlServices []ControlServiceEntry
-	WorkCommands    []WorkCommandEntry    // parsed and validated now; executed by a later issue
-	WorkKubernetes  []WorkKubernetesEntry // accepted; that work type is listed as unavailable
+	Node             NodeEntry
+	LogLevel         string // "error", "warning", "info" or "debug"; default "info"
+	LocalOnly        bool
+	TCPListeners     []ListenerEntry
+	TCPPeers         []PeerEntry
+	UnixListeners    []UnixListenerEntry
+	UnixPeers        []UnixPeerEntry
+	ControlServices  []ControlServiceEntry
+	WorkCommands     []WorkCommandEntry
+	WorkSigning      *WorkSigningEntry
+	WorkVerification []WorkVerificationEntry
+	WorkKubernetes   []WorkKubernetesEntry // accepted; that work type is listed as unavailable
 	// NotYetSupported holds one human-readable line per accepted entry or key that a later
 	// release implements, e.g. `node1.yaml: entry 7 (work-signing): not supported yet, ignored`.
 	// The node logs each at warning level at start. Never silently ignore anything.
@@ -99,6 +101,21 @@ type WorkCommandEntry struct {
 	Params             string
 	AllowRuntimeParams bool
 	VerifySignature    bool
+}
+
+// WorkSigningEntry is the `work-signing` entry: the key this node signs
+// remote work with.
+type WorkSigningEntry struct {
+	PrivateKey      string        // required: Ed25519 or RSA, PEM or OpenSSH format
+	TokenExpiration time.Duration // lifetime of a signature; 0 = 5m
+	Where           string        // the entry, for errors found when the key is loaded
+}
+
+// WorkVerificationEntry is a `work-verification` entry: a key whose
+// signatures this node accepts for verifysignature work types.
+type WorkVerificationEntry struct {
+	PublicKey string // required: Ed25519 or RSA, PEM or OpenSSH format
+	Where     string
 }
 
 // WorkKubernetesEntry is a `work-kubernetes` entry; only its work type is kept.

@@ -32,22 +32,23 @@ var entryKinds map[string]entryKind
 func init() { // a var initializer would form a cycle through decodeEntry
 	lenient := entryKind{decode: (*decoder).notYetSupported, lenient: true}
 	entryKinds = map[string]entryKind{
-		"node":            {decode: (*decoder).node, bareKey: "id", single: true},
-		"log-level":       {decode: (*decoder).logLevel, bareKey: "level", single: true},
-		"local-only":      {decode: (*decoder).localOnly, single: true},
-		"tcp-listener":    {decode: (*decoder).tcpListener, bareKey: "port"},
-		"tcp-peer":        {decode: (*decoder).tcpPeer, bareKey: "address"},
-		"unix-listener":   {decode: (*decoder).unixListener, bareKey: "filename"},
-		"unix-peer":       {decode: (*decoder).unixPeer, bareKey: "filename"},
-		"control-service": {decode: (*decoder).controlService},
-		"work-command":    {decode: (*decoder).workCommand},
-		"work-kubernetes": {decode: (*decoder).workKubernetes},
-		"work-signing":    {decode: (*decoder).notYetSupported, single: true, lenient: true},
-		"trace":           lenient,
+		"node":              {decode: (*decoder).node, bareKey: "id", single: true},
+		"log-level":         {decode: (*decoder).logLevel, bareKey: "level", single: true},
+		"local-only":        {decode: (*decoder).localOnly, single: true},
+		"tcp-listener":      {decode: (*decoder).tcpListener, bareKey: "port"},
+		"tcp-peer":          {decode: (*decoder).tcpPeer, bareKey: "address"},
+		"unix-listener":     {decode: (*decoder).unixListener, bareKey: "filename"},
+		"unix-peer":         {decode: (*decoder).unixPeer, bareKey: "filename"},
+		"control-service":   {decode: (*decoder).controlService},
+		"work-command":      {decode: (*decoder).workCommand},
+		"work-kubernetes":   {decode: (*decoder).workKubernetes},
+		"work-signing":      {decode: (*decoder).workSigning, single: true},
+		"work-verification": {decode: (*decoder).workVerification, bareKey: "publickey"},
+		"trace":             lenient,
 	}
 	for _, name := range []string{"tls-server", "tls-client", "udp-listener", "udp-peer",
 		"tcp-server", "tcp-client", "udp-server", "udp-client",
-		"unix-socket-server", "unix-socket-client", "work-verification"} {
+		"unix-socket-server", "unix-socket-client"} {
 		entryKinds[name] = lenient
 	}
 }
@@ -391,7 +392,37 @@ func (d *decoder) workCommand(e *rawEntry) error {
 		return err
 	}
 	d.cfg.WorkCommands = append(d.cfg.WorkCommands, w)
-	d.note(e, "", fmt.Sprintf("work type %q accepted, but work units arrive in a later release", w.WorkType))
+	return nil
+}
+
+func (d *decoder) workSigning(e *rawEntry) error {
+	w := WorkSigningEntry{Where: e.where()}
+	given, err := d.apply(e, []field{
+		{key: "privatekey", set: func(v value) (err error) { w.PrivateKey, err = v.nonEmpty(); return }},
+		{key: "tokenexpiration", set: func(v value) (err error) { w.TokenExpiration, err = v.duration(); return }},
+	})
+	if err == nil {
+		err = required(e, given, "privatekey")
+	}
+	if err != nil {
+		return err
+	}
+	d.cfg.WorkSigning = &w
+	return nil
+}
+
+func (d *decoder) workVerification(e *rawEntry) error {
+	w := WorkVerificationEntry{Where: e.where()}
+	given, err := d.apply(e, []field{
+		{key: "publickey", set: func(v value) (err error) { w.PublicKey, err = v.nonEmpty(); return }},
+	})
+	if err == nil {
+		err = required(e, given, "publickey")
+	}
+	if err != nil {
+		return err
+	}
+	d.cfg.WorkVerification = append(d.cfg.WorkVerification, w)
 	return nil
 }
 
@@ -470,6 +501,13 @@ func (d *decoder) finish() error {
 	}
 	if n.DataDir == "" {
 		n.DataDir = defaultDataDir
+	}
+	if len(c.WorkVerification) == 0 {
+		for _, w := range c.WorkCommands {
+			if w.VerifySignature {
+				return d.workTypes[w.WorkType].errorf("verifysignature", "work type %q verifies signatures, but there is no work-verification entry with the public key to check them", w.WorkType)
+			}
+		}
 	}
 	if n.KeyFile == "" {
 		n.KeyFile = filepath.Join(n.DataDir, n.ID, "identity.key")

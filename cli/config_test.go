@@ -68,11 +68,8 @@ func TestTestdataConfigs(t *testing.T) {
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got  %+v\nwant %+v", c, want)
 			}
-			if len(c.NotYetSupported) != 4 || notesContaining(c, "work units arrive in a later release") != 4 {
+			if len(c.NotYetSupported) != 0 {
 				t.Errorf("notes: %q", c.NotYetSupported)
-			}
-			if got := c.NotYetSupported[0]; !strings.HasPrefix(got, filepath.Join(configDir, "node1.yaml")+": entry 6 (work-command): ") {
-				t.Errorf("first note: %q", got)
 			}
 		}},
 		{"node2.yaml", func(t *testing.T, c *Config) {
@@ -120,18 +117,19 @@ func TestTestdataConfigs(t *testing.T) {
 			}
 			for _, sub := range []string{
 				`entry 3 (node): key "firewallrules": not supported yet`,
-				`entry 5 (work-command): work type "local"`,
 				`entry 6 (work-kubernetes): Kubernetes work is not supported yet: work type "kubernetes-runtime-auth" will be listed as unavailable`,
 				`entry 7 (work-kubernetes)`,
 				`entry 8 (tls-client): not supported yet, ignored`,
-				`entry 9 (work-signing): not supported yet, ignored`,
 				`entry 10 (tcp-peer): key "tls": not supported yet`,
 			} {
 				if notesContaining(c, sub) != 1 {
 					t.Errorf("no note %q in %q", sub, c.NotYetSupported)
 				}
 			}
-			if len(c.NotYetSupported) != 7 {
+			if want := (&WorkSigningEntry{PrivateKey: "/etc/receptor/work_private_key.pem", TokenExpiration: time.Minute, Where: c.WorkSigning.Where}); !reflect.DeepEqual(c.WorkSigning, want) {
+				t.Errorf("work-signing: %+v", c.WorkSigning)
+			}
+			if len(c.NotYetSupported) != 5 {
 				t.Errorf("%d notes: %q", len(c.NotYetSupported), c.NotYetSupported)
 			}
 		}},
@@ -152,8 +150,11 @@ func TestTestdataConfigs(t *testing.T) {
 			if want := []WorkCommandEntry{{WorkType: "ansible-runner", Command: "ansible-runner", Params: "worker", AllowRuntimeParams: true, VerifySignature: true}}; !reflect.DeepEqual(c.WorkCommands, want) {
 				t.Errorf("work commands: %+v", c.WorkCommands)
 			}
-			for _, sub := range []string{"(work-verification): not supported yet", "(tls-server): not supported yet", "(tls-client): not supported yet",
-				`(control-service): key "tls"`, `(tcp-listener): key "tls"`, `(tcp-peer): key "tls"`, "(work-command)"} {
+			if len(c.WorkVerification) != 1 || c.WorkVerification[0].PublicKey == "" {
+				t.Errorf("work-verification: %+v", c.WorkVerification)
+			}
+			for _, sub := range []string{"(tls-server): not supported yet", "(tls-client): not supported yet",
+				`(control-service): key "tls"`, `(tcp-listener): key "tls"`, `(tcp-peer): key "tls"`} {
 				if notesContaining(c, sub) != 1 {
 					t.Errorf("no note %q in %q", sub, c.NotYetSupported)
 				}
@@ -294,9 +295,9 @@ func TestScalarForms(t *testing.T) {
 		{"firewall regexp and case", "- node: {id: n1, firewallrules: [{Action: DROP, FromNode: '/(?i)bad.*/', toservice: ctl}]}", func(c *Config) bool {
 			return reflect.DeepEqual(c.Node.FirewallRules, []map[string]string{{"action": "drop", "fromnode": "/(?i)bad.*/", "toservice": "ctl"}})
 		}},
-		{"lenient entries", "- udp-listener: 2222\n- udp-peer: {address: 'h:1'}\n- tcp-server: {port: 1, remotenode: n2, remoteservice: s}\n- tcp-client: {}\n- udp-server: {}\n- udp-client: {}\n- unix-socket-server: {}\n- unix-socket-client: {}\n- work-verification:\n- trace",
+		{"lenient entries", "- udp-listener: 2222\n- udp-peer: {address: 'h:1'}\n- tcp-server: {port: 1, remotenode: n2, remoteservice: s}\n- tcp-client: {}\n- udp-server: {}\n- udp-client: {}\n- unix-socket-server: {}\n- unix-socket-client: {}\n- trace",
 			func(c *Config) bool {
-				return len(c.NotYetSupported) == 10 && notesContaining(c, "not supported yet, ignored") == 10
+				return len(c.NotYetSupported) == 9 && notesContaining(c, "not supported yet, ignored") == 9
 			}},
 		{"kube node keys", "- node: {id: n1, receptorkubeclientsetqps: '100'}", func(c *Config) bool {
 			return notesContaining(c, `entry 1 (node): key "receptorkubeclientsetqps": not supported yet`) == 1
@@ -447,7 +448,12 @@ func TestParseConfigErrors(t *testing.T) {
 			[]string{`bad.yaml: entry 2 (work-kubernetes): key "worktype": work type "cat" is already defined by bad.yaml: entry 1 (work-command)`}},
 		{"work-kubernetes no worktype", "- work-kubernetes: {authmethod: incluster}", []string{`bad.yaml: entry 1 (work-kubernetes): key "worktype": is required`}},
 		{"work type with space", "- work-command: {worktype: 'my type', command: cat}", []string{`key "worktype": work type "my type" contains a space`}},
-		{"two work-signing", "- work-signing: {}\n- work-signing: {}", []string{"bad.yaml: entry 2 (work-signing): only one work-signing entry is allowed"}},
+		{"two work-signing", "- work-signing: {privatekey: a}\n- work-signing: {privatekey: b}", []string{"bad.yaml: entry 2 (work-signing): only one work-signing entry is allowed"}},
+		{"work-signing no key", "- work-signing: {tokenexpiration: 1m}", []string{`bad.yaml: entry 1 (work-signing): key "privatekey": is required`}},
+		{"work-signing bad duration", "- work-signing: {privatekey: k, tokenexpiration: soon}", []string{`bad.yaml: entry 1 (work-signing): key "tokenexpiration"`}},
+		{"work-verification no key", "- work-verification: {}", []string{`bad.yaml: entry 1 (work-verification): key "publickey": is required`}},
+		{"verifysignature without key", "- work-command: {worktype: cat, command: cat, verifysignature: true}",
+			[]string{`bad.yaml: entry 1 (work-command): key "verifysignature": work type "cat" verifies signatures, but there is no work-verification entry`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -560,6 +566,12 @@ func stripSources(c *Config) []string {
 		out = append(out, n[i+3:])
 	}
 	c.NotYetSupported = nil
+	if c.WorkSigning != nil {
+		c.WorkSigning.Where = ""
+	}
+	for i := range c.WorkVerification {
+		c.WorkVerification[i].Where = ""
+	}
 	return out
 }
 
@@ -597,6 +609,7 @@ func TestFlagsEqualYAML(t *testing.T) {
 - work-kubernetes: {worktype: kube, authmethod: incluster, allowruntimepod: true}
 - tls-server: {name: srv, cert: a.crt, key: a.key}
 - work-signing: {privatekey: k.pem, tokenexpiration: 1m}
+- work-verification: {publickey: k.pub}
 `,
 			"--node id=n1 datadir=/var/lib/meshd trustfile=/etc/meshd/trust keyfile=/etc/meshd/key maxidleconnectiontimeout=45s " +
 				`firewallrules=[{"action":"reject","tonode":"n1","toservice":"control"},{"action":"drop","fromnode":"/n[0-9]+/"}] ` +
@@ -609,7 +622,7 @@ func TestFlagsEqualYAML(t *testing.T) {
 				"--control-service service=ctltcp tcplisten=127.0.0.1:27411 " +
 				"--work-command worktype=wt command=/bin/echo params=hello allowruntimeparams=yes verifysignature=true " +
 				"--work-kubernetes worktype=kube authmethod=incluster allowruntimepod=true " +
-				"--tls-server name=srv cert=a.crt key=a.key --work-signing privatekey=k.pem tokenexpiration=1m"},
+				"--tls-server name=srv cert=a.crt key=a.key --work-signing privatekey=k.pem tokenexpiration=1m --work-verification publickey=k.pub"},
 		{"bare values", "- node: n1\n- log-level: warning\n- tcp-listener: 2222\n- tcp-peer: 'h:1'\n- unix-listener: /tmp/x\n- unix-peer: /tmp/y\n",
 			"--node n1 --log-level=warning --tcp-listener 2222 --tcp-peer=h:1 --unix-listener /tmp/x --unix-peer filename=/tmp/y"},
 	}

@@ -208,8 +208,8 @@ func TestReload(t *testing.T) {
 func TestWorkNotSupportedYet(t *testing.T) {
 	c := newChain(t, quietOpts())
 	checkReplies(t, c.n1, []string{"work list", `{"command":"work","subcommand":"list"}`, "WORK"}, []string{
-		"ERROR: work units are not supported yet",
-		"ERROR: work units are not supported yet",
-		"ERROR: work units are not supported yet",
+		"ERROR: work units are not available on this node",
+		"ERROR: work units are not available on this node",
+		"ERROR: work units are not available on this node",
 	})
 }

@@ -85,7 +85,7 @@ func NewServer(m Mesh, opts Options) *Server {
 	s.Register("traceroute", s.traceroute)
 	s.Register("connect", s.connect)
 	s.Register("reload", s.reload)
-	s.Register("work", workNotSupported)
+	s.Register("work", workUnavailable)
 	return s
 }
 

@@ -1,0 +1,172 @@
+package work
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// runnerProc is the live runner of a command unit: started by this node,
+// or adopted from a previous run of it.
+type runnerProc struct {
+	pid  int           // also the process group of the command
+	done chan struct{} // closed once the runner has exited and the unit is final
+}
+
+// runnerPath and runnerArg0 start the runner from this very binary, even
+// if its file was replaced since (an upgrade): /proc/self/exe names the
+// running executable, and argv[0] is kept so that a multi-call test binary
+// still knows what to run.
+var (
+	runnerPath = "/proc/self/exe"
+	runnerArg0 = os.Args[0]
+)
+
+// startCommand launches the runner of a command unit whose stdin is saved.
+func (m *Manager) startCommand(u *unit, argv []string) error {
+	lock, err := os.OpenFile(u.path(runnerLock), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("locking %s: %w", runnerLock, err)
+	}
+	stdin, err := os.Open(u.path(stdinFile))
+	if err != nil {
+		return err
+	}
+	defer stdin.Close()
+	stdout, err := os.OpenFile(u.path(stdoutFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer stdout.Close()
+
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.updateLocked(func(st *Status) { st.Detail = "Launching command runner" })
+	cmd := &exec.Cmd{
+		Path:   runnerPath,
+		Args:   append([]string{runnerArg0, RunnerCommand, u.dir}, argv...),
+		Stdin:  stdin,
+		Stdout: stdout,
+		// The runner's own stderr is not the command's: it only reports
+		// failures to record the status, which the node reports anyway.
+		ExtraFiles:  []*os.File{lock},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	r := &runnerProc{pid: cmd.Process.Pid, done: make(chan struct{})}
+	u.runner = r
+	u.st.ExtraData = CommandExtra{Pid: r.pid, Params: u.st.ExtraData.(CommandExtra).Params}
+	go func() {
+		err := cmd.Wait()
+		m.runnerEnded(u, r, err)
+	}()
+	return nil
+}
+
+// adoptRunner watches the runner of a unit left running by a previous run
+// of this node. It reports whether the runner is still alive.
+func (m *Manager) adoptRunner(u *unit) bool {
+	lock, err := os.OpenFile(u.path(runnerLock), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		lock.Close() // nobody holds it: the runner is gone
+		return false
+	}
+	pid := 0
+	if extra, ok := u.st.ExtraData.(CommandExtra); ok {
+		pid = extra.Pid
+	}
+	r := &runnerProc{pid: pid, done: make(chan struct{})}
+	u.runner = r
+	go func() {
+		// The lock is free exactly when the runner has exited.
+		err := unix.Flock(int(lock.Fd()), unix.LOCK_EX)
+		for errors.Is(err, unix.EINTR) {
+			err = unix.Flock(int(lock.Fd()), unix.LOCK_EX)
+		}
+		lock.Close()
+		m.runnerEnded(u, r, nil)
+	}()
+	return true
+}
+
+// runnerEnded records the end of a runner: the final status it wrote, or
+// Canceled if a cancel asked for it, or Failed if it died without one.
+func (m *Manager) runnerEnded(u *unit, r *runnerProc, waitErr error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	defer close(r.done)
+	u.runner = nil
+	raw, err := readStatus(u.dir)
+	u.updateLocked(func(st *Status) {
+		st.StdoutSize = fileSize(u.path(stdoutFile))
+		st.ExtraData = nil
+		switch {
+		case u.canceled:
+			st.State, st.Detail = Canceled, "Canceled"
+		case err == nil && raw.State.Final():
+			st.State, st.Detail, st.StdoutSize = raw.State, raw.Detail, raw.StdoutSize
+		default:
+			st.State = Failed
+			st.Detail = "the command runner ended without recording a result"
+			if waitErr != nil {
+				st.Detail += " (" + waitErr.Error() + ")"
+			}
+		}
+	})
+}
+
+// cancelCommand stops a running command unit: SIGTERM to its process
+// group, SIGKILL after the grace period, and waits for the runner to end.
+// A unit not yet started is marked Canceled at once; a finished one is left
+// as it is.
+func (m *Manager) cancelCommand(u *unit) error {
+	u.mu.Lock()
+	if u.st.State.Final() {
+		u.mu.Unlock()
+		return nil
+	}
+	u.canceled = true
+	r := u.runner
+	if r == nil {
+		u.updateLocked(func(st *Status) { st.State, st.Detail, st.ExtraData = Canceled, "Canceled", nil })
+		u.mu.Unlock()
+		return nil
+	}
+	u.mu.Unlock()
+	if r.pid <= 0 {
+		return errors.New("the runner's process ID is unknown; cannot signal it")
+	}
+	signalGroup(r.pid, unix.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(m.cfg.CancelGrace):
+		signalGroup(r.pid, unix.SIGKILL)
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("the command of unit %s did not die after SIGKILL", u.id)
+		}
+	}
+	// Members of the group that ignored SIGTERM while the command itself
+	// exited would live on; the group is ours to end.
+	signalGroup(r.pid, unix.SIGKILL)
+	return nil
+}
+
+// signalGroup signals a process group; an error (ESRCH: the group is
+// gone) leaves nothing to do.
+func signalGroup(pgid int, sig unix.Signal) { unix.Kill(-pgid, sig) }

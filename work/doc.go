@@ -1,0 +1,20 @@
+// Package work runs work units: configured commands executed on this node
+// (command units) or on another node of the mesh (remote units), with their
+// state and output kept on disk under <datadir>/<nodeID>/<unitID>/.
+//
+// The layout and the status file follow receptor's workceptor (see
+// receptor-control.md §4): a unit directory holds "status" (one JSON object,
+// replaced atomically by rename), "stdin" (the payload) and "stdout" (the
+// command's stdout and stderr, or the copy of a remote unit's output).
+//
+// A command unit runs under a detached runner process (meshd work-runner,
+// in its own session and process group) that outlives a restart of the
+// node: the runner owns the status file while it lives, and the node learns
+// of its end by waiting on it (a child) or on its lock file (a runner
+// adopted after a restart).
+//
+// A remote unit speaks the control protocol to the "control" service of the
+// executing node over a mesh stream, as receptor does, and mirrors that
+// unit's state and output, resuming the output from its last byte after
+// any break.
+package work
