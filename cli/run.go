@@ -14,6 +14,7 @@ import (
 	"meshd/ctlsock"
 	"meshd/mesh"
 	"meshd/wire"
+	"meshd/work"
 )
 
 func keyPath(datadir, node string) string { return filepath.Join(datadir, node, "identity.key") }
@@ -72,12 +73,16 @@ func newLogger(level string) *slog.Logger {
 type runningNode struct {
 	mesh   *mesh.Node
 	ctl    *ctlsock.Server
+	work   *work.Manager
 	closer []func()
 }
 
 // Close stops the control service and the node.
 func (r *runningNode) Close() {
 	r.ctl.Close()
+	if r.work != nil {
+		r.work.Close() // running commands go on; the next start adopts them
+	}
 	for i := len(r.closer) - 1; i >= 0; i-- {
 		r.closer[i]()
 	}
@@ -109,7 +114,12 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 		return nil, err
 	}
 	r := &runningNode{mesh: m, ctl: ctlsock.NewServer(m, ctlsock.Options{Version: Version, Logger: logger})}
-	if err := r.startControl(cfg.ControlServices); err != nil {
+	if r.work, err = startWork(cfg, m, logger); err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.ctl.Register("work", ctlsock.WorkHandler(r.work))
+	if err := r.startControl(cfg.ControlServices, workAds(cfg)); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -138,10 +148,10 @@ func loadIdentity(cfg *Config, logger *slog.Logger) (ed25519.PrivateKey, error) 
 
 // startControl opens every control-service entry: on the mesh as a
 // service, and on its Unix socket and TCP port if configured.
-func (r *runningNode) startControl(entries []ControlServiceEntry) error {
+func (r *runningNode) startControl(entries []ControlServiceEntry, works []mesh.WorkCommand) error {
 	for i, cs := range entries {
 		where := fmt.Sprintf("control-service %d (%s)", i+1, cs.Service)
-		ad := &mesh.Advert{ConnType: mesh.ConnTypeStream, Tags: map[string]string{"type": "Control Service"}}
+		ad := &mesh.Advert{ConnType: mesh.ConnTypeStream, Tags: map[string]string{"type": "Control Service"}, WorkCommands: works}
 		ml, err := r.mesh.ListenStream(cs.Service, ad)
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"meshd/ctlclient"
 	"meshd/work/signing"
@@ -72,7 +73,7 @@ func (m *Manager) Release(ctx context.Context, id string, force bool, auth Auth)
 	canceled := u.canceled
 	u.mu.Unlock()
 	if !force && !st.State.Final() && !canceled {
-		return false, fmt.Errorf("work unit %s is still %s; cancel it first, or use force-release", id, st.State)
+		return false, fmt.Errorf("work unit %s is still %s; cancel it first, or use force-release", id, strings.ToLower(st.State.String()))
 	}
 	if u.remote != nil {
 		return m.releaseRemote(ctx, u, force)
