@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"meshd/work"
 )
 
 // Version is meshd's version, reported by `status` and `meshd version`.
@@ -21,6 +23,7 @@ const usage = `usage:
                                           run a node from receptor-style flags
   meshd demo                              run a small mesh in-process and show it working
   meshd keygen --node ID [--out FILE]     write an identity key, print its trust line
+  meshd ctl [--socket ADDR] COMMAND ...   drive a node's control service (meshd ctl -h)
   meshd version                           print the version
 `
 
@@ -37,6 +40,10 @@ func Main(args []string) int {
 		err = runDemo(os.Stdout, args[1:])
 	case "keygen":
 		err = runKeygen(os.Stdout, args[1:])
+	case "ctl":
+		return runCtl(os.Stdin, os.Stdout, os.Stderr, args[1:])
+	case work.RunnerCommand: // started by a node for each command unit
+		return work.RunnerMain(args[1:])
 	case "version", "--version", "-version":
 		fmt.Println("meshd", Version)
 		return 0

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,9 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"meshd/ctlclient"
 	"meshd/ctlsock"
 	"meshd/mesh"
 	"meshd/wire"
+	"meshd/work"
 )
 
 // demoLinks is the demo topology: a chain n1-n2-n3-n4 and a branch n2-n5.
@@ -26,7 +29,8 @@ var demoLinks = [][2]string{{"n2", "n1"}, {"n3", "n2"}, {"n4", "n3"}, {"n5", "n2
 
 // runDemo starts a five-node mesh inside this process on free loopback
 // ports, then drives n1's control socket the way receptorctl would: status,
-// ping and traceroute of the far node n4.
+// ping and traceroute of the far node n4, and a work unit run on n3, two
+// hops away.
 func runDemo(out io.Writer, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("demo takes no arguments")
@@ -60,6 +64,19 @@ func runDemo(out io.Writer, args []string) error {
 	sock := filepath.Join(dir, "n1.sock")
 	ctl := ctlsock.NewServer(nodes["n1"], ctlsock.Options{Version: Version, Logger: logger})
 	defer ctl.Close()
+	// n1 submits work, n3 (two hops away) runs it.
+	for _, id := range []string{"n1", "n3"} {
+		srv := ctl
+		if id != "n1" {
+			srv = ctlsock.NewServer(nodes[id], ctlsock.Options{Version: Version, Logger: logger})
+			defer srv.Close()
+		}
+		stop, err := demoWork(nodes[id], srv, dir, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ln, err := ctlsock.ListenUnix(sock, 0o600)
 	if err != nil {
 		return err
@@ -117,7 +134,85 @@ func runDemo(out io.Writer, args []string) error {
 	if last := trace[fmt.Sprint(len(trace)-1)]; last.From != "n4" || last.Error != "" {
 		return fmt.Errorf("traceroute did not reach n4: %+v", trace)
 	}
+	if err := demoRemoteWork(out, sock); err != nil {
+		return err
+	}
 	fmt.Fprintln(out, "\nThe same socket works with receptorctl, socat or nc while the demo runs.")
+	return nil
+}
+
+// demoWorkType is what n3 runs for the demo.
+var demoWorkType = work.CommandType{WorkType: "uppercase", Command: "tr", Params: "a-z A-Z"}
+
+// demoWork gives a demo node work units and its control service on the
+// mesh, as a configured node has.
+func demoWork(n *mesh.Node, srv *ctlsock.Server, dir string, logger *slog.Logger) (stop func(), err error) {
+	wm, err := work.New(work.Config{NodeID: n.NodeID(), DataDir: dir, Dialer: n, Logger: logger,
+		Types: []work.CommandType{demoWorkType}})
+	if err != nil {
+		return nil, err
+	}
+	srv.Register("work", ctlsock.WorkHandler(wm))
+	ml, err := n.ListenStream("control", &mesh.Advert{ConnType: mesh.ConnTypeStream,
+		Tags: map[string]string{"type": "Control Service"}, WorkCommands: []mesh.WorkCommand{{WorkType: demoWorkType.WorkType}}})
+	if err != nil {
+		wm.Close()
+		return nil, err
+	}
+	go srv.Serve(ml)
+	return func() { ml.Close(); wm.Close() }, nil
+}
+
+// demoRemoteWork submits a unit from n1 to n3, prints its output and
+// status, and releases it.
+func demoRemoteWork(out io.Writer, sock string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	payload := "hello from n1, two hops away\n"
+	c, err := ctlclient.Dial(ctx, sock)
+	if err != nil {
+		return err
+	}
+	reply, err := c.Submit(map[string]string{"command": "work", "subcommand": "submit", "node": "n3", "worktype": demoWorkType.WorkType}, strings.NewReader(payload))
+	c.Close()
+	if err != nil {
+		return fmt.Errorf("work submit: %w", err)
+	}
+	fmt.Fprintf(out, "\n> work submit n3 %s   (payload %q)\n  %s, unit %s\n", demoWorkType.WorkType, payload, reply.Result, reply.UnitID)
+	if c, err = ctlclient.Dial(ctx, sock); err != nil {
+		return err
+	}
+	defer c.Close()
+	r, err := c.Results(reply.UnitID, 0, "")
+	if err != nil {
+		return err
+	}
+	output, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n> work results %s\n  %s", reply.UnitID, output)
+	if c, err = ctlclient.Dial(ctx, sock); err != nil {
+		return err
+	}
+	defer c.Close()
+	var st work.StatusReply
+	b, err := c.Command("work status " + reply.UnitID)
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil {
+		return err
+	}
+	x, _ := st.ExtraData.(map[string]any)
+	fmt.Fprintf(out, "\n> work status %s\n  %s (%s), ran on %v as unit %v\n", reply.UnitID, st.StateName, st.Detail, x["RemoteNode"], x["RemoteUnitID"])
+	if st.State != int(work.Succeeded) || string(output) != strings.ToUpper(payload) {
+		return fmt.Errorf("remote work did not succeed: %+v, output %q", st, output)
+	}
+	if _, err := c.Command("work release " + reply.UnitID); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n> work release %s\n  released here and on n3\n", reply.UnitID)
 	return nil
 }
 

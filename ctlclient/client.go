@@ -6,7 +6,8 @@
 //
 // It only speaks the protocol: it does not retry, reconnect or set
 // deadlines of its own once a session is open (callers set them on the
-// connection), and a Client is not safe for concurrent use.
+// connection). A Client is not safe for concurrent use, except Close,
+// which aborts whatever the session is doing.
 package ctlclient
 
 import (
@@ -83,25 +84,23 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
+	// ctx ending interrupts the greeting (and then ctx.Err() is set).
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	c, err := New(conn)
-	if !stop() {
-		// ctx ended during the greeting; its deadline may still land on conn.
-		conn.Close()
-		if err == nil {
-			return nil, fmt.Errorf("%s: %w", addr, ctx.Err())
-		}
+	if stop() && err == nil {
+		conn.SetDeadline(time.Time{})
+		return c, nil
+	}
+	// Failed, or ctx ended during the greeting (its deadline may still
+	// land on conn).
+	conn.Close()
+	switch {
+	case ctx.Err() != nil && err != nil:
 		return nil, fmt.Errorf("%s: %w (%v)", addr, ctx.Err(), err)
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%s: %w", addr, ctx.Err())
 	}
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("%s: %w", addr, err)
-	}
-	conn.SetDeadline(time.Time{})
-	return c, nil
+	return nil, fmt.Errorf("%s: %w", addr, err)
 }
 
 // splitAddr maps receptorctl-style addresses to a network and address.
@@ -132,7 +131,8 @@ func (c *Client) Conn() net.Conn { return c.conn }
 func (c *Client) Close() error { return c.conn.Close() }
 
 // Command sends one command line, text or JSON form ("\n" is appended),
-// and reads the one reply line. An "ERROR: msg" reply is a *RemoteError;
+// and reads the one reply line; a line starting with "{" must be valid
+// JSON. An "ERROR: msg" reply is a *RemoteError;
 // any other reply must be JSON and is returned without its "\n".
 func (c *Client) Command(line string) ([]byte, error) {
 	if c.err != nil {
@@ -140,6 +140,10 @@ func (c *Client) Command(line string) ([]byte, error) {
 	}
 	if strings.ContainsAny(line, "\n\r") {
 		return nil, fmt.Errorf("command %q: contains a line break", clip([]byte(line)))
+	}
+	if strings.HasPrefix(line, "{") && !json.Valid([]byte(line)) {
+		// The server would answer with two ERROR lines (§1.4).
+		return nil, fmt.Errorf("command %q: not valid JSON", clip([]byte(line)))
 	}
 	if err := c.send(line); err != nil {
 		return nil, err

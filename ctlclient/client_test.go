@@ -139,7 +139,7 @@ func TestCommandRejectsLineBreaks(t *testing.T) {
 		}
 	})
 	c := dialT(t, addr)
-	for _, line := range []string{"status\nping n1", "status\r"} {
+	for _, line := range []string{"status\nping n1", "status\r", "{bad json"} {
 		if _, err := c.Command(line); err == nil {
 			t.Errorf("Command(%q) succeeded", line)
 		}

@@ -2,8 +2,10 @@ package ctlclient
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 )
 
@@ -68,10 +70,12 @@ func (c *Client) SubmitLine(line string, payload io.Reader) (SubmitReply, error)
 		return SubmitReply{}, fmt.Errorf("unexpected reply to submit: %q", clip(first))
 	}
 	reply := SubmitReply{UnitID: id}
-	if payload != nil {
-		if _, err := io.Copy(c.conn, payload); err != nil {
-			return reply, fmt.Errorf("unit %s: sending the payload: %w", id, err)
+	if err := c.sendPayload(payload); err != nil {
+		var remote *RemoteError
+		if errors.As(err, &remote) {
+			return reply, err
 		}
+		return reply, fmt.Errorf("unit %s: %w", id, err)
 	}
 	if err := hc.CloseWrite(); err != nil {
 		return reply, fmt.Errorf("unit %s: half-closing after the payload: %w", id, err)
@@ -89,6 +93,47 @@ func (c *Client) SubmitLine(line string, payload io.Reader) (SubmitReply, error)
 	}
 	reply.Result = r.Result
 	return reply, nil
+}
+
+// sendPayload copies payload (nil: nothing) to the connection. If the
+// node stops reading, its ERROR line, when it sent one, is the error.
+func (c *Client) sendPayload(payload io.Reader) error {
+	if payload == nil {
+		return nil
+	}
+	src := &payloadReader{r: payload}
+	_, err := io.Copy(c.conn, src)
+	switch {
+	case err == nil:
+		return nil
+	case src.err != nil:
+		return fmt.Errorf("reading the payload: %w", src.err)
+	}
+	// A write failed: unless it timed out, the node closed or reset the
+	// connection, so reading what it said last cannot block.
+	var remote *RemoteError
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		if _, rerr := c.readReply(); errors.As(rerr, &remote) {
+			return remote
+		}
+	}
+	return c.fail(fmt.Errorf("sending the payload: %w", err))
+}
+
+// payloadReader remembers a read error of the payload, to tell it from a
+// write error on the connection.
+type payloadReader struct {
+	r   io.Reader
+	err error
+}
+
+func (p *payloadReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF {
+		p.err = err
+	}
+	return n, err
 }
 
 // parseCreated extracts the unit ID from the line a submit gets first.

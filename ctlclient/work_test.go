@@ -161,3 +161,53 @@ func TestResultsSignedAndErrors(t *testing.T) {
 		t.Error("Results accepted the header of another unit")
 	}
 }
+
+func TestSubmitRefusedDuringPayload(t *testing.T) {
+	addr := fakeServer(t, greetN2, func(conn *net.UnixConn, rd *bufio.Reader) {
+		if !readCmd(t, rd, `{"command":"work"}`) {
+			return
+		}
+		io.WriteString(conn, "Work unit created with ID u1. Send stdin data and EOF.\n")
+		io.ReadFull(rd, make([]byte, 1000))
+		io.WriteString(conn, "ERROR: Error reading input data: disk full\n")
+	})
+	c := dialT(t, addr)
+	big := strings.NewReader(strings.Repeat("x", 64<<20))
+	reply, err := c.Submit(map[string]string{"command": "work"}, big)
+	var re *RemoteError
+	if !errors.As(err, &re) || re.Msg != "Error reading input data: disk full" || reply.UnitID != "u1" {
+		t.Errorf("Submit = %+v, %v; want the node's ERROR", reply, err)
+	}
+}
+
+// failingReader returns some bytes, then an error.
+type failingReader struct{ sent bool }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if !f.sent {
+		f.sent = true
+		return copy(p, "part"), nil
+	}
+	return 0, errors.New("disk gone")
+}
+
+func TestSubmitPayloadReadError(t *testing.T) {
+	gotEOF := make(chan string, 1)
+	addr := fakeServer(t, greetN2, func(conn *net.UnixConn, rd *bufio.Reader) {
+		if !readCmd(t, rd, `{"command":"work"}`) {
+			return
+		}
+		io.WriteString(conn, "Work unit created with ID u1. Send stdin data and EOF.\n")
+		b, _ := io.ReadAll(rd) // ends when the client closes, not half-closes
+		gotEOF <- string(b)
+	})
+	c := dialT(t, addr)
+	reply, err := c.Submit(map[string]string{"command": "work"}, &failingReader{})
+	if err == nil || !strings.Contains(err.Error(), "reading the payload: disk gone") || reply.UnitID != "u1" {
+		t.Errorf("Submit = %+v, %v", reply, err)
+	}
+	c.Close()
+	if got := <-gotEOF; got != "part" {
+		t.Errorf("server got %q", got)
+	}
+}
