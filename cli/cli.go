@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"meshd/work"
+	"meshd/work/signing"
 )
 
 // Version is meshd's version, reported by `status` and `meshd version`.
@@ -23,6 +24,7 @@ const usage = `usage:
                                           run a node from receptor-style flags
   meshd demo                              run a small mesh in-process and show it working
   meshd keygen --node ID [--out FILE]     write an identity key, print its trust line
+  meshd keygen --work FILE                write a work-signing key to FILE and FILE.pub
   meshd ctl [--socket ADDR] COMMAND ...   drive a node's control service (meshd ctl -h)
   meshd version                           print the version
 `
@@ -65,14 +67,19 @@ func Main(args []string) int {
 	return 0
 }
 
-// runKeygen writes a new identity key and prints the trust-file line.
+// runKeygen writes a new identity key and prints the trust-file line, or
+// with --work a work-signing key pair.
 func runKeygen(out io.Writer, args []string) error {
 	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
 	node := fs.String("node", "", "node ID the key is for (required)")
 	file := fs.String("out", "", "key file to write (default <datadir>/<node>/identity.key)")
 	datadir := fs.String("datadir", defaultDataDir, "data directory, used when --out is not given")
+	workKey := fs.String("work", "", "instead, write an Ed25519 work-signing key to `FILE` and its public key to FILE.pub")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *workKey != "" {
+		return writeWorkKeys(*workKey)
 	}
 	if *node == "" {
 		return errors.New("keygen: --node ID is required")
@@ -90,5 +97,34 @@ func runKeygen(out io.Writer, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", path)
 	fmt.Fprintln(out, trustLine(*node, key))
+	return nil
+}
+
+// writeWorkKeys writes a work-signing key (PKCS#8 PEM, for work-signing's
+// privatekey) and its public key (PKIX PEM, for work-verification's
+// publickey), refusing to overwrite either.
+func writeWorkKeys(path string) error {
+	_, priv, pub, err := signing.GenerateEd25519()
+	if err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	for _, f := range []struct {
+		path string
+		data []byte
+		perm os.FileMode
+	}{{path, priv, 0o600}, {path + ".pub", pub, 0o644}} {
+		fh, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.perm)
+		if err != nil {
+			return fmt.Errorf("keygen: %w", err)
+		}
+		_, err = fh.Write(f.data)
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("keygen: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s\n", f.path)
+	}
 	return nil
 }

@@ -177,7 +177,6 @@ func (m *Manager) deliver(ctx context.Context, u *unit, op string, done func()) 
 	return true, nil
 }
 
-
 func isRemoteError(err error) bool {
 	var rerr *ctlclient.RemoteError
 	return errors.As(err, &rerr)

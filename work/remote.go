@@ -191,7 +191,9 @@ func (m *Manager) startRetry(u *unit) {
 			case ctx.Err() != nil:
 				return
 			}
-			u.update(func(st *Status) { st.Detail = "Starting Worker (waiting for " + x.RemoteNode + ": " + err.Error() + ")" })
+			u.update(func(st *Status) {
+				st.Detail = "Starting Worker (waiting for " + x.RemoteNode + ": " + err.Error() + ")"
+			})
 		}
 	})
 }
