@@ -1,6 +1,7 @@
 package work
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -110,10 +111,10 @@ func (m *Manager) restartRemote(u *unit) {
 			m.forget(u)
 			return
 		}
-		m.deliver(m.ctx, u, "release", func() { m.forget(u) })
+		m.goBackground(func(ctx context.Context) { m.deliver(ctx, u, "release", func() { m.forget(u) }) })
 	case x.LocalCancelled:
 		if x.RemoteStarted {
-			m.deliver(m.ctx, u, "cancel", nil)
+			m.goBackground(func(ctx context.Context) { m.deliver(ctx, u, "cancel", nil) })
 		}
 	case u.st.State.Final():
 		if x.RemoteStarted && fileSize(u.path(stdoutFile)) < u.st.StdoutSize {
