@@ -1,6 +1,7 @@
 package ctlclient
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -175,5 +176,9 @@ func (c *Client) Results(unitID string, startpos int64, signature string) (io.Re
 	if string(header) != streamingPrefix+unitID {
 		return nil, fmt.Errorf("unit %s: unexpected reply to results: %q", unitID, clip(header))
 	}
-	return c.rd, nil
+	// Past the bytes already buffered, read the connection directly: a
+	// bulk stream through the small line buffer would cost a copy and many
+	// small reads.
+	buffered, _ := c.rd.Peek(c.rd.Buffered())
+	return io.MultiReader(bytes.NewReader(buffered), c.conn), nil
 }

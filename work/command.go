@@ -50,6 +50,11 @@ func (m *Manager) startCommand(u *unit, argv []string) error {
 
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.canceled || u.isGone {
+		// Canceled or released since Run checked: a runner started now
+		// would be one that nothing stops.
+		return fmt.Errorf("work unit %s was canceled before it started", u.id)
+	}
 	u.updateLocked(func(st *Status) { st.Detail = "Launching command runner" })
 	cmd := &exec.Cmd{
 		Path:   runnerPath,
@@ -110,6 +115,12 @@ func (m *Manager) runnerEnded(u *unit, r *runnerProc, waitErr error) {
 	defer u.mu.Unlock()
 	defer close(r.done)
 	u.runner = nil
+	if m.ctx.Err() != nil {
+		// Closed: the unit is no longer ours. A later run of the node
+		// (maybe already adopting this runner on the same directory)
+		// records the end from what the runner wrote.
+		return
+	}
 	raw, err := readStatus(u.dir)
 	u.updateLocked(func(st *Status) {
 		st.StdoutSize = fileSize(u.path(stdoutFile))

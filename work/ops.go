@@ -102,6 +102,9 @@ func (m *Manager) cancelRemote(ctx context.Context, u *unit) (bool, error) {
 		st.ExtraData = x
 		if !st.State.Final() {
 			st.State, st.Detail = Canceled, "Canceled"
+			// Mirroring stops here: the local copy is all the output
+			// there will be, so that results streams end.
+			st.StdoutSize = fileSize(u.path(stdoutFile))
 		}
 	})
 	x := u.st.ExtraData.(RemoteExtra)
@@ -131,7 +134,7 @@ func (m *Manager) releaseRemote(ctx context.Context, u *unit, force bool) (bool,
 		return false, m.forget(u)
 	}
 	if force {
-		if _, err := m.remoteCommand(ctx, x, "release"); err != nil && !isUnknownUnit(err) {
+		if err := m.remoteOp(ctx, x, "release"); err != nil && !isUnknownUnit(err) {
 			m.log.Warn("force-release: the executing node was not told; its unit stays there",
 				"unit", u.id, "node", x.RemoteNode, "remote_unit", x.RemoteUnitID, "err", err)
 		}
@@ -146,7 +149,7 @@ func (m *Manager) releaseRemote(ctx context.Context, u *unit, force bool) (bool,
 // (an unknown unit counts as delivered: there is nothing left to stop).
 func (m *Manager) deliver(ctx context.Context, u *unit, op string, done func()) (pending bool, err error) {
 	x := u.extra()
-	_, err = m.remoteCommand(ctx, x, op)
+	err = m.remoteOp(ctx, x, op)
 	if err == nil || isUnknownUnit(err) {
 		if done != nil {
 			done()
@@ -161,7 +164,7 @@ func (m *Manager) deliver(ctx context.Context, u *unit, op string, done func()) 
 	m.goBackground(func(context.Context) {
 		defer cancel()
 		for delay := retryMin; sleepCtx(bctx, delay); delay = nextRetry(delay) {
-			_, err := m.remoteCommand(bctx, x, op)
+			err := m.remoteOp(bctx, x, op)
 			if err == nil || isUnknownUnit(err) {
 				if done != nil {
 					done()
@@ -175,6 +178,20 @@ func (m *Manager) deliver(ctx context.Context, u *unit, op string, done func()) 
 		}
 	})
 	return true, nil
+}
+
+// remoteOp sends a cancel or release to the executing node. A release is
+// preceded by a cancel: a local release means the remote unit must end,
+// and the executing node refuses to release a unit still running that was
+// not canceled.
+func (m *Manager) remoteOp(ctx context.Context, x RemoteExtra, op string) error {
+	if op == "release" {
+		if _, err := m.remoteCommand(ctx, x, "cancel"); err != nil && !isUnknownUnit(err) {
+			return err
+		}
+	}
+	_, err := m.remoteCommand(ctx, x, op)
+	return err
 }
 
 func isRemoteError(err error) bool {

@@ -142,15 +142,38 @@ func (m *Manager) startRemote(ctx context.Context, u *unit) (string, error) {
 	var rerr *ctlclient.RemoteError
 	switch {
 	case err == nil:
-		m.startMonitor(u)
+		m.started(u)
 		return "Job Started", nil
 	case errors.As(err, &rerr):
 		u.update(func(st *Status) { st.State, st.Detail = Failed, "Error starting worker: "+err.Error() })
 		return "", err
 	}
+	u.mu.Lock()
+	canceled := u.canceled
+	u.mu.Unlock()
+	if canceled { // while this attempt ran: no retry
+		return "", fmt.Errorf("work unit %s was canceled before it started", u.id)
+	}
 	m.log.Info("remote work: node not reachable yet; will keep trying", "unit", u.id, "node", u.extra().RemoteNode, "err", err)
 	m.startRetry(u)
 	return "Job Submitted", nil
+}
+
+// started follows a remote unit that has just started: it mirrors it or,
+// if a cancel or release came while it was starting (then there was no
+// remote unit to tell), delivers that now.
+func (m *Manager) started(u *unit) {
+	u.mu.Lock()
+	canceled, x := u.canceled, u.st.ExtraData.(RemoteExtra)
+	u.mu.Unlock()
+	switch {
+	case x.LocalReleased:
+		m.deliver(m.ctx, u, "release", func() { m.forget(u) })
+	case canceled:
+		m.deliver(m.ctx, u, "cancel", nil)
+	default:
+		m.startMonitor(u)
+	}
 }
 
 // startRetry keeps trying to start a remote unit until it starts, the
@@ -183,7 +206,7 @@ func (m *Manager) startRetry(u *unit) {
 			var rerr *ctlclient.RemoteError
 			switch {
 			case err == nil:
-				m.startMonitor(u)
+				m.started(u)
 				return
 			case errors.As(err, &rerr):
 				u.update(func(st *Status) { st.State, st.Detail = Failed, "Error starting worker: "+err.Error() })

@@ -29,15 +29,25 @@ func (m *Manager) startMonitor(u *unit) {
 // is mirrored once a second.
 func (m *Manager) monitorRemote(ctx context.Context, u *unit) {
 	pollCtx, stopPoll := context.WithCancel(ctx)
-	defer stopPoll()
-	go m.pollRemoteStatus(pollCtx, u)
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		m.pollRemoteStatus(pollCtx, u)
+	}()
+	// Close waits for the monitor, so the poller must be over too: it
+	// writes the status file.
+	defer func() { stopPoll(); <-polled }()
 	for delay := retryMin; ctx.Err() == nil; {
 		x := u.extra()
 		ferr := m.fetchOutput(ctx, u, x)
 		st, serr := m.remoteStatus(ctx, x)
 		switch {
 		case isUnknownUnit(serr):
-			u.update(func(st *Status) { st.State, st.Detail = Failed, "Remote work unit is gone" })
+			u.update(func(st *Status) {
+				// No more output will come: results streams end at the local copy.
+				st.State, st.Detail = Failed, "Remote work unit is gone"
+				st.StdoutSize = fileSize(u.path(stdoutFile))
+			})
 			return
 		case serr == nil:
 			m.mirror(u, st)
@@ -89,7 +99,10 @@ func (m *Manager) fetchOutput(ctx context.Context, u *unit, x RemoteExtra) error
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, r); err != nil {
+	// Large writes: the local copy is a bulk path (os.File.ReadFrom
+	// would copy through 32 KiB).
+	buf := make([]byte, resultsChunk)
+	if _, err := io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{r}, buf); err != nil {
 		var werr *os.PathError
 		if errors.As(err, &werr) {
 			return m.outputFailed(u, err)

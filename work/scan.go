@@ -74,9 +74,8 @@ func (m *Manager) restart(u *unit) {
 	if u.st.State.Final() {
 		return
 	}
-	if _, ok := m.types[u.st.WorkType]; !ok {
-		return
-	}
+	// A runner is adopted even if its work type is no longer configured:
+	// its end must still be recorded.
 	u.mu.Lock()
 	alive := m.adoptRunner(u)
 	u.mu.Unlock()

@@ -180,6 +180,9 @@ func (s *Submission) Run(ctx context.Context, payload io.Reader) (string, error)
 	}
 	if err := s.m.startCommand(u, s.argv); err != nil {
 		u.update(func(st *Status) {
+			if st.State.Final() {
+				return // canceled meanwhile: it stays Canceled
+			}
 			st.State, st.Detail, st.ExtraData = Failed, "Error starting worker: "+err.Error(), nil
 		})
 		return "", err

@@ -16,10 +16,11 @@ import (
 // helperModes are the roles the driver runs its own binary in, as child
 // processes: the baseline relays and sinks, and the mesh sink node.
 var helperModes = map[string]func(args []string) error{
-	"relay":     helperRelay,
-	"sink-tcp":  helperSinkTCP,
-	"echo":      helperEcho,
-	"sink-node": helperSinkNode,
+	"relay":      helperRelay,
+	"sink-tcp":   helperSinkTCP,
+	"echo":       helperEcho,
+	"sink-node":  helperSinkNode,
+	"source-tcp": helperSourceTCP,
 }
 
 // helperWait blocks until stdin closes (the driver closed it, or died) or
@@ -65,6 +66,19 @@ func helperRelay(args []string) error {
 // helperSinkTCP runs the sink protocol on a loopback TCP port.
 func helperSinkTCP(args []string) error {
 	ln, err := bench.ListenSink()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	fmt.Println(ln.Addr())
+	helperWait()
+	return nil
+}
+
+// helperSourceTCP runs the source protocol (the work phase's baseline
+// producer) on a loopback TCP port.
+func helperSourceTCP(args []string) error {
+	ln, err := bench.ListenSource()
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@
 //	(b) ping round trips over 1 and 5 hops
 //	(c) convergence of a 60-node random mesh, and routing around a killed node
 //	(d) RSS of an idle node and of the 60 nodes; static binary size
+//	work: a remote unit's output streamed back over 3 hops vs raw TCP
+//	      relays, and submit-to-final latency of local and remote units
 //
 // Usually run through scripts/bench, which builds meshd first:
 //
@@ -45,6 +47,10 @@ type config struct {
 	timeout   time.Duration
 	idleWait  time.Duration
 	cpuWindow time.Duration
+
+	workMiB    int64 // output of the work phase's remote unit
+	workLocal  int   // local units timed
+	workRemote int   // remote units timed
 }
 
 // env is one driver run.
@@ -89,7 +95,10 @@ func run() int {
 	flag.IntVar(&cfg.nodes, "nodes", 60, "nodes in the convergence mesh")
 	flag.Uint64Var(&cfg.seed, "seed", 0, "random seed for the mesh topology (0: from the clock)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (logs) after the run")
-	flag.StringVar(&cfg.phases, "phases", "binary,idle,stream,ping,mesh", "comma-separated phases to run")
+	flag.Int64Var(&cfg.workMiB, "work-mib", 0, "MiB of output of the work phase's remote unit (default: -mib, at least 64)")
+	flag.IntVar(&cfg.workLocal, "work-local", 100, "local units timed in the work phase")
+	flag.IntVar(&cfg.workRemote, "work-remote", 30, "remote (3-hop) units timed in the work phase")
+	flag.StringVar(&cfg.phases, "phases", "binary,idle,stream,ping,mesh,work", "comma-separated phases to run")
 	flag.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "abort the whole run after this long")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: meshbench -meshd PATH [-static PATH] [-quick] [flags]\n")
@@ -113,6 +122,10 @@ func run() int {
 		}
 	}
 	cfg.pings = max(cfg.pings, 1)
+	if cfg.workMiB <= 0 {
+		cfg.workMiB = max(cfg.mib, 64)
+	}
+	cfg.workLocal, cfg.workRemote = max(cfg.workLocal, 1), max(cfg.workRemote, 1)
 	cfg.idleWait, cfg.cpuWindow = 2*time.Second, 3*time.Second
 	if cfg.quick {
 		cfg.idleWait, cfg.cpuWindow = time.Second, time.Second
@@ -165,8 +178,8 @@ func run() int {
 	defer watchdog.Stop()
 
 	fmt.Printf("meshbench: %s, %s/%s, %d CPUs, load %s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadavg())
-	fmt.Printf("meshd: %s; %d MiB x %d rounds per throughput figure; %d pings per hop count; %d-node mesh, seed %d\n\n",
-		cfg.meshd, cfg.mib, cfg.rounds, cfg.pings, cfg.nodes, cfg.seed)
+	fmt.Printf("meshd: %s; %d MiB x %d rounds per throughput figure; %d pings per hop count; %d-node mesh, seed %d; work: %d MiB output, %d local and %d remote units\n\n",
+		cfg.meshd, cfg.mib, cfg.rounds, cfg.pings, cfg.nodes, cfg.seed, cfg.workMiB, cfg.workLocal, cfg.workRemote)
 
 	phases := []struct {
 		key, name string
@@ -177,6 +190,7 @@ func run() int {
 		{"stream", "stream throughput", e.phaseStream},
 		{"ping", "ping", e.phasePing},
 		{"mesh", "mesh convergence", e.phaseMesh},
+		{"work", "work units", e.phaseWork},
 	}
 	want := map[string]bool{}
 	for _, k := range strings.Split(cfg.phases, ",") {
@@ -289,8 +303,8 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// meshdArgs is the command line of one meshd node.
-func meshdArgs(dir, id string, port int, peers []int, sock string) []string {
+// meshdArgs is the command line of one meshd node; extra is appended.
+func meshdArgs(dir, id string, port int, peers []int, sock string, extra ...string) []string {
 	args := []string{"--node", "id=" + id, "datadir=" + dir,
 		"--tcp-listener", "bindaddr=127.0.0.1", fmt.Sprintf("port=%d", port)}
 	for _, p := range peers {
@@ -299,20 +313,20 @@ func meshdArgs(dir, id string, port int, peers []int, sock string) []string {
 	if sock != "" {
 		args = append(args, "--control-service", "filename="+sock)
 	}
-	return args
+	return append(args, extra...)
 }
 
 // startMeshd starts a meshd node; its output goes to DIR/ID.log.
-func (e *env) startMeshd(dir, id string, port int, peers []int, sock string) (*proc, error) {
-	return e.ps.start(id, filepath.Join(dir, id+".log"), false, e.cfg.meshd, meshdArgs(dir, id, port, peers, sock)...)
+func (e *env) startMeshd(dir, id string, port int, peers []int, sock string, extra ...string) (*proc, error) {
+	return e.ps.start(id, filepath.Join(dir, id+".log"), false, e.cfg.meshd, meshdArgs(dir, id, port, peers, sock, extra...)...)
 }
 
 // startReady starts a meshd node and waits (bounded) until its control
 // socket greets and its link listener is up, so the next node's dial
-// cannot be refused.
-func (e *env) startReady(dir, id string, port int, peers []int) (*proc, string, error) {
+// cannot be refused. extra is appended to its command line.
+func (e *env) startReady(dir, id string, port int, peers []int, extra ...string) (*proc, string, error) {
 	sock := filepath.Join(dir, id+".sock")
-	p, err := e.startMeshd(dir, id, port, peers, sock)
+	p, err := e.startMeshd(dir, id, port, peers, sock, extra...)
 	if err != nil {
 		return nil, "", err
 	}

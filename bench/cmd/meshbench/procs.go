@@ -210,6 +210,30 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }
 
+// procChildCPU is the user+system CPU time of the process's children
+// that it has waited for (cutime+cstime), which include their own
+// waited-for children.
+func procChildCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, errors.New("bad /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return 0, errors.New("short /proc stat")
+	}
+	ct, err1 := strconv.ParseInt(f[13], 10, 64) // field 16, cutime
+	cs, err2 := strconv.ParseInt(f[14], 10, 64) // field 17, cstime
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("bad /proc stat child times")
+	}
+	return time.Duration(ct+cs) * time.Second / clockTicks, nil
+}
+
 // cpuOf sums procCPU over processes; errors count as zero.
 func cpuOf(ps ...*proc) time.Duration {
 	var t time.Duration
