@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,7 +16,7 @@ type runnerProc struct {
 	done chan struct{} // closed once the runner has exited and the unit is final
 }
 
-// runnerPath and runnerArg0 start the runner from this very binary, even
+// runnerPath and runnerArg0 start runners from this very binary, even
 // if its file was replaced since (an upgrade): /proc/self/exe names the
 // running executable, and argv[0] is kept so that a multi-call test binary
 // still knows what to run.
@@ -55,20 +53,27 @@ func (m *Manager) startCommand(u *unit, argv []string) error {
 		// would be one that nothing stops.
 		return fmt.Errorf("work unit %s was canceled before it started", u.id)
 	}
-	u.updateLocked(func(st *Status) { st.Detail = "Launching command runner" })
-	cmd := &exec.Cmd{
-		Path:   runnerPath,
-		Args:   append([]string{runnerArg0, RunnerCommand, u.dir}, argv...),
-		Stdin:  stdin,
-		Stdout: stdout,
-		// The runner's own stderr is not the command's: it only reports
-		// failures to record the status, which the node reports anyway.
-		ExtraFiles:  []*os.File{lock},
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
-	if err := cmd.Start(); err != nil {
+	runner, err := m.takeRunner()
+	if err != nil {
 		return err
 	}
+	// Written before the job goes: from then on the runner owns the file.
+	u.updateLocked(func(st *Status) { st.Detail = "Launching command runner" })
+	job := runnerJob{Dir: u.dir, Argv: argv}
+	if err := runner.send(job, lock, stdin, stdout); err != nil {
+		// An idle runner may have died meanwhile; a new one gets one try.
+		runner.discard()
+		if runner, err = spawnRunner(); err == nil {
+			err = runner.send(job, lock, stdin, stdout)
+		}
+		if err != nil {
+			if runner != nil {
+				runner.discard()
+			}
+			return fmt.Errorf("handing the unit to its runner: %w", err)
+		}
+	}
+	cmd := runner.cmd
 	r := &runnerProc{pid: cmd.Process.Pid, done: make(chan struct{})}
 	u.runner = r
 	u.st.ExtraData = CommandExtra{Pid: r.pid, Params: u.st.ExtraData.(CommandExtra).Params}
@@ -122,14 +127,18 @@ func (m *Manager) runnerEnded(u *unit, r *runnerProc, waitErr error) {
 		return
 	}
 	raw, err := readStatus(u.dir)
+	if err == nil && raw.State.Final() && !u.canceled {
+		// The runner recorded the end: take it as it is on disk.
+		u.st.State, u.st.Detail, u.st.StdoutSize, u.st.ExtraData = raw.State, raw.Detail, raw.StdoutSize, nil
+		u.notifyLocked()
+		return
+	}
 	u.updateLocked(func(st *Status) {
 		st.StdoutSize = fileSize(u.path(stdoutFile))
 		st.ExtraData = nil
 		switch {
 		case u.canceled:
 			st.State, st.Detail = Canceled, "Canceled"
-		case err == nil && raw.State.Final():
-			st.State, st.Detail, st.StdoutSize = raw.State, raw.Detail, raw.StdoutSize
 		default:
 			st.State = Failed
 			st.Detail = "the command runner ended without recording a result"

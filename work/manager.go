@@ -66,6 +66,7 @@ type Manager struct {
 
 	mu     sync.Mutex
 	units  map[string]*unit
+	idle   *idleRunner // a started runner waiting for a unit, if any
 	replay replayCache
 }
 
@@ -123,6 +124,7 @@ func New(cfg Config) (*Manager, error) {
 func (m *Manager) Close() {
 	m.cancel()
 	m.wg.Wait()
+	m.discardIdle()
 }
 
 // go runs f in the background until Close.

@@ -14,46 +14,134 @@ import (
 
 // RunnerCommand is the argument that makes meshd a command runner:
 //
-//	meshd work-runner UNITDIR COMMAND [ARG...]
+//	meshd work-runner
 //
-// The node starts it in a new session with the unit's stdin file as its
-// stdin, the unit's stdout file as its stdout, and the unit's runner.lock,
-// already locked, as file descriptor 3. It runs the command in its own
-// process group with that stdin, stdout and stderr both into stdout, writes
-// the Running status and, once the command has exited, the final one.
+// The node starts a runner in a new session, with one end of a Unix socket
+// as file descriptor 3, before it has a unit for it: a runner waits, warm,
+// so that a submit does not pay for starting a process. The node then
+// sends the job over the socket (runnerJob as JSON, with the unit's
+// runner.lock, already locked, and its stdin and stdout files attached) and
+// closes it. The runner runs the command in its own process group with
+// that stdin, stdout and stderr both into stdout, writes the Running status
+// and, once the command has exited, the final one. A runner whose socket
+// closes without a job (the node stopped) just exits.
 //
 // Holding the lock for its whole life is how a node restarted meanwhile
 // knows the runner is alive, and waiting for that lock is how it learns
 // that the runner has ended, without trusting a PID that may be reused.
+// (The lock stays held while the job is in flight on the socket: the
+// kernel keeps the attached file alive.)
 const RunnerCommand = "work-runner"
 
-const runnerLockFD = 3
+// runnerJob is what the node sends a runner.
+type runnerJob struct {
+	Dir  string   `json:"dir"`
+	Argv []string `json:"argv"`
+}
+
+const (
+	runnerSocketFD = 3
+	maxRunnerJob   = 4 << 20 // params are bounded by the control line (1 MiB) and the config
+	runnerJobFiles = 3       // lock, stdin, stdout
+)
 
 // RunnerMain runs a command runner; args follow RunnerCommand. It returns
-// the process exit status: 0 once a final status is written.
+// the process exit status: 0 once a final status is written or when the
+// node goes away without a job.
 func RunnerMain(args []string) int {
-	if len(args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: meshd work-runner UNITDIR COMMAND [ARG...]")
+	if len(args) != 0 {
+		fmt.Fprintln(os.Stderr, "usage: meshd work-runner (started by a node, with its socket as fd 3)")
 		return 2
 	}
-	// The command must not inherit the lock, or a command that outlives
-	// the runner (a daemonized grandchild) would hold the unit "running".
-	unix.CloseOnExec(runnerLockFD)
 	// The node cancels by signalling the whole process group: the command
 	// decides what to do, and the runner stays to record how it ended.
 	// (Notify, not Ignore: an ignored signal would stay ignored in the
 	// command after exec.)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-
-	dir := args[0]
-	if err := runCommand(dir, args[1:]); err != nil {
+	job, files, err := receiveJob(runnerSocketFD)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshd work-runner:", err)
+		return 1
+	}
+	if files == nil {
+		return 0 // the node closed the socket: no job
+	}
+	// files[0], the lock, stays open until the runner exits. Received files
+	// are close-on-exec, so a command that outlives the runner (a
+	// daemonized grandchild) cannot hold the unit "running".
+	if err := runCommand(job.Dir, job.Argv, files[1], files[2]); err != nil {
 		fmt.Fprintln(os.Stderr, "meshd work-runner:", err)
 		return 1
 	}
 	return 0
 }
 
-func runCommand(dir string, argv []string) error {
+// receiveJob reads the job and its files from the node's socket, then
+// closes it. No job and no error means the node closed the socket.
+func receiveJob(fd int) (runnerJob, []*os.File, error) {
+	var job runnerJob
+	defer unix.Close(fd)
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(runnerJobFiles*4))
+	var n, oobn int
+	var err error
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return job, nil, fmt.Errorf("receiving the job: %w", err)
+	}
+	if n == 0 && oobn == 0 {
+		return job, nil, nil
+	}
+	files, err := receivedFiles(oob[:oobn])
+	if err != nil {
+		return job, nil, err
+	}
+	data := append([]byte(nil), buf[:n]...)
+	for len(data) <= maxRunnerJob {
+		m, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return job, nil, fmt.Errorf("receiving the job: %w", err)
+		}
+		if m == 0 {
+			break
+		}
+		data = append(data, buf[:m]...)
+	}
+	if len(data) > maxRunnerJob {
+		return job, nil, fmt.Errorf("job larger than %d bytes", maxRunnerJob)
+	}
+	if err := json.Unmarshal(data, &job); err != nil || job.Dir == "" || len(job.Argv) == 0 {
+		return job, nil, fmt.Errorf("bad job %q: %v", data, err)
+	}
+	return job, files, nil
+}
+
+func receivedFiles(oob []byte) ([]*os.File, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("job without its files: %v", err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != runnerJobFiles {
+		return nil, fmt.Errorf("job with %d files, want %d: %v", len(fds), runnerJobFiles, err)
+	}
+	names := []string{runnerLock, stdinFile, stdoutFile}
+	files := make([]*os.File, len(fds))
+	for i, fd := range fds {
+		files[i] = os.NewFile(uintptr(fd), names[i])
+	}
+	return files, nil
+}
+
+func runCommand(dir string, argv []string, stdin, stdout *os.File) error {
 	raw, err := readStatus(dir)
 	if err != nil {
 		return err
@@ -64,9 +152,9 @@ func runCommand(dir string, argv []string) error {
 	extra.Pid = os.Getpid()
 
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdin = os.Stdin
-	cmd.Stdout = os.Stdout
-	cmd.Stderr = os.Stdout // stderr joins stdout, as in receptor
+	cmd.Stdin = stdin
+	cmd.Stdout = stdout
+	cmd.Stderr = stdout // stderr joins stdout, as in receptor
 	if err := cmd.Start(); err != nil {
 		st.State, st.Detail, st.ExtraData = Failed, err.Error(), nil
 		return writeStatus(dir, st)

@@ -168,7 +168,10 @@ func (s *Submission) Run(ctx context.Context, payload io.Reader) (string, error)
 	}
 	u.mu.Lock()
 	canceled := u.canceled || u.isGone
-	if !canceled {
+	if !canceled && u.remote != nil {
+		// A command unit goes straight on to "Launching command runner":
+		// every status write is a file replaced by rename, which costs
+		// a fraction of a millisecond on a journaling file system.
 		u.updateLocked(func(st *Status) { st.Detail = "Starting Worker" })
 	}
 	u.mu.Unlock()
