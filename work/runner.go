@@ -151,13 +151,19 @@ func runCommand(dir string, argv []string, stdin, stdout *os.File) error {
 	json.Unmarshal(raw.ExtraData, &extra) // only Params is kept from it
 	extra.Pid = os.Getpid()
 
+	// The final status must be recordable even if the command fills the
+	// disk: its file and space are taken now.
+	final, err := reserveStatus(dir)
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin = stdin
 	cmd.Stdout = stdout
 	cmd.Stderr = stdout // stderr joins stdout, as in receptor
 	if err := cmd.Start(); err != nil {
 		st.State, st.Detail, st.ExtraData = Failed, err.Error(), nil
-		return writeStatus(dir, st)
+		return final.write(st)
 	}
 	st.State = Running
 	st.Detail = fmt.Sprintf("Running: PID %d", cmd.Process.Pid)
@@ -178,5 +184,43 @@ func runCommand(dir string, argv []string, stdin, stdout *os.File) error {
 		st.Detail = werr.Error()
 	}
 	st.StdoutSize = fileSize(filepath.Join(dir, stdoutFile))
-	return writeStatus(dir, st)
+	return final.write(st)
+}
+
+// reservedStatus is a status write prepared in advance: its file exists
+// and its space is allocated.
+type reservedStatus struct {
+	f   *os.File
+	dir string
+}
+
+func reserveStatus(dir string) (*reservedStatus, error) {
+	f, err := os.OpenFile(filepath.Join(dir, statusFile+".final"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("preparing the final status: %w", err)
+	}
+	// Best effort: a file system without fallocate still gets the file.
+	unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, 4096)
+	return &reservedStatus{f: f, dir: dir}, nil
+}
+
+// write records st through the reserved file, replacing the status file
+// atomically as writeStatus does.
+func (r *reservedStatus) write(st Status) error {
+	defer r.f.Close()
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if _, err := r.f.WriteAt(b, 0); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	if err := r.f.Truncate(int64(len(b))); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	if err := os.Rename(r.f.Name(), filepath.Join(r.dir, statusFile)); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
 }
