@@ -16,24 +16,35 @@ import (
 // TestMain makes the test binary double as meshd: testscript puts a copy
 // named "meshd" on each script's PATH, and running it ends up here.
 func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) != "meshd" { // the test run itself, not a node
+	programs := map[string]func(){
+		"meshd":   func() { os.Exit(cli.Main(os.Args[1:])) },
+		"gendata": func() { os.Exit(gendataMain(os.Args[1:])) }, // cmd_data_test.go
+	}
+	if programs[filepath.Base(os.Args[0])] == nil { // the test run itself, not a program of a script
 		defaultParallelism()
 	}
-	testscript.Main(m, map[string]func(){
-		"meshd": func() { os.Exit(cli.Main(os.Args[1:])) },
-	})
+	testscript.Main(m, programs)
 }
 
 // TestScripts runs every scenario in testdata/script, in parallel.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "../testdata/script",
-		Setup:               setupScript,
+		Setup:               setup,
 		Cmds:                scriptCommands(),
 		Condition:           scriptCondition,
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 	})
+}
+
+// setup prepares each script: its state, and the clean-up of the work
+// commands its nodes leave running.
+func setup(env *testscript.Env) error {
+	if err := setupScript(env); err != nil {
+		return err
+	}
+	return setupWork(env)
 }
 
 // scriptParallelism is how many scripts run at once unless -parallel says
@@ -62,6 +73,15 @@ func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args 
 		"jsonpath": cmdJSONPath,
 		"netns":    cmdNetns,
 		"relay":    cmdRelay,
+		// work units: cmd_work_test.go, cmd_worksign_test.go, cmd_data_test.go
+		"worksubmit":  cmdWorksubmit,
+		"workresults": cmdWorkresults,
+		"worksign":    cmdWorksign,
+		"jsonvar":     cmdJSONVar,
+		"genfile":     cmdGenfile,
+		"sha256":      cmdSHA256,
+		"alive":       cmdAlive,
+		"ctlseq":      cmdCtlseq,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // startMonitor mirrors a started remote unit until it is final and its
@@ -149,7 +150,8 @@ func (m *Manager) mirror(u *unit, remote Status) {
 
 // pollRemoteStatus mirrors the remote status once a second on one session.
 func (m *Manager) pollRemoteStatus(ctx context.Context, u *unit) {
-	for sleepCtx(ctx, remoteStatusEvery) {
+	// The first poll comes at once, so that a started unit soon shows Running.
+	for wait := time.Duration(0); sleepCtx(ctx, wait); wait = remoteStatusEvery {
 		st, err := m.remoteStatus(ctx, u.extra())
 		if err == nil && !st.State.Final() {
 			m.mirror(u, st) // the end is for monitorRemote to record, with the output complete

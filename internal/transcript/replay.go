@@ -14,6 +14,11 @@ import (
 type ReplayOptions struct {
 	Mask    Mask          // applied to expected and received server bytes; nil = DefaultMask
 	Timeout time.Duration // bound on every read and write; 0 = 10s
+	// IDs, if not nil, maps the transcript's unit IDs to the live ones:
+	// Replay learns from every matching server record (UnitIDs.Learn) and
+	// sends client records with the learned IDs (UnitIDs.Substitute). Share
+	// one across the connections and transcripts of one set of nodes.
+	IDs *UnitIDs
 }
 
 // Replay plays connection c of a transcript against a fresh connection from
@@ -21,7 +26,8 @@ type ReplayOptions struct {
 // every S record, comparing the masked bytes. An S record ending in "\n" is
 // read as one line; a partial record is read to its length, or to EOF when
 // an S EOF follows. S EOF requires the server to close. The first difference
-// is returned as an error naming the transcript line.
+// is returned as an error naming the transcript line. With opts.IDs, unit
+// IDs are learned and substituted as UnitIDs describes.
 func Replay(c Conn, dial func() (net.Conn, error), opts ReplayOptions) error {
 	if opts.Mask == nil {
 		opts.Mask = DefaultMask
@@ -56,8 +62,12 @@ func (r *replayer) step(recs []Record, i int) error {
 	case rec.Side == Client && rec.EOF:
 		return closeWrite(r.conn)
 	case rec.Side == Client:
+		data := rec.Data
+		if r.opts.IDs != nil {
+			data = r.opts.IDs.Substitute(data)
+		}
 		r.conn.SetWriteDeadline(time.Now().Add(r.opts.Timeout))
-		_, err := r.conn.Write(rec.Data)
+		_, err := r.conn.Write(data)
 		return err
 	case rec.EOF:
 		return r.expectEOF()
@@ -67,7 +77,15 @@ func (r *replayer) step(recs []Record, i int) error {
 	if err != nil {
 		return fmt.Errorf("reading server bytes %s: %w (got %s)", Quote(rec.Data), err, Quote(got))
 	}
-	return r.compare(rec.Data, got)
+	if err := r.compare(rec.Data, got); err != nil {
+		return err
+	}
+	if r.opts.IDs != nil {
+		if err := r.opts.IDs.Learn(rec.Data, got); err != nil {
+			return fmt.Errorf("server bytes %s: %w", Quote(got), err)
+		}
+	}
+	return nil
 }
 
 func closeWrite(c net.Conn) error {

@@ -3,6 +3,11 @@
 // control connection, so tests can hold meshd to the bytes a real receptor
 // node sent. It is a test helper: nothing in the daemon imports it.
 //
+// Values that differ on every run are masked (DefaultMask). Unit IDs are
+// also learned as the server names them and written into later client
+// lines (UnitIDs, ReplayOptions.IDs), so that a transcript that submits a
+// unit and then asks about it replays against a live node.
+//
 // The format (see testdata/transcripts/README.md) is line oriented:
 //
 //	# comment
