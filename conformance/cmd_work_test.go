@@ -400,8 +400,8 @@ func killLeftoverRunners(dir string) {
 
 // isRunnerOf reports whether process pid is a `meshd work-runner` that
 // works for the unit directory unitDir: it names the directory on its
-// command line, or holds one of the unit's files open (a runner keeps the
-// unit's runner.lock for its whole life).
+// command line, or holds the unit's directory or files open (a runner keeps
+// the directory, its lock, open for its whole life).
 func isRunnerOf(pid int, unitDir string) bool {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
@@ -420,8 +420,8 @@ func isRunnerOf(pid int, unitDir string) bool {
 			return true
 		}
 	}
-	var unitFiles []os.FileInfo
-	for _, name := range []string{"runner.lock", "stdout", "stdin"} {
+	unitFiles := []os.FileInfo{dir} // a runner holds the unit directory, its lock, open
+	for _, name := range []string{"stdout", "stdin"} {
 		if fi, err := os.Stat(filepath.Join(unitDir, name)); err == nil {
 			unitFiles = append(unitFiles, fi)
 		}

@@ -27,13 +27,13 @@ var (
 
 // startCommand launches the runner of a command unit whose stdin is saved.
 func (m *Manager) startCommand(u *unit, argv []string) error {
-	lock, err := os.OpenFile(u.path(runnerLock), os.O_RDWR|os.O_CREATE, 0o600)
+	lock, err := os.Open(u.dir) // the runner's lock is the unit directory itself
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return fmt.Errorf("locking %s: %w", runnerLock, err)
+		return fmt.Errorf("locking the unit directory: %w", err)
 	}
 	stdin, err := os.Open(u.path(stdinFile))
 	if err != nil {
@@ -58,7 +58,12 @@ func (m *Manager) startCommand(u *unit, argv []string) error {
 		return err
 	}
 	// Written before the job goes: from then on the runner owns the file.
-	u.updateLocked(func(st *Status) { st.Detail = "Launching command runner" })
+	// The PID lets a restarted node cancel the unit before the runner has
+	// written anything.
+	u.updateLocked(func(st *Status) {
+		st.Detail = "Launching command runner"
+		st.ExtraData = CommandExtra{Pid: runner.cmd.Process.Pid, Params: st.ExtraData.(CommandExtra).Params}
+	})
 	job := runnerJob{Dir: u.dir, Argv: argv}
 	if err := runner.send(job, lock, stdin, stdout); err != nil {
 		// An idle runner may have died meanwhile; a new one gets one try.
@@ -78,16 +83,31 @@ func (m *Manager) startCommand(u *unit, argv []string) error {
 	u.runner = r
 	u.st.ExtraData = CommandExtra{Pid: r.pid, Params: u.st.ExtraData.(CommandExtra).Params}
 	go func() {
+		if pid := runner.started(); pid > 0 {
+			u.commandRunning(r, pid)
+		}
 		err := cmd.Wait()
 		m.runnerEnded(u, r, err)
+		m.refill()
 	}()
 	return nil
+}
+
+// commandRunning shows a unit Running as soon as its runner reports the
+// command started. The status file is the runner's to write.
+func (u *unit) commandRunning(r *runnerProc, pid int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.runner == r && u.st.State == Pending && !u.canceled {
+		u.st.State, u.st.Detail = Running, fmt.Sprintf("Running: PID %d", pid)
+		u.notifyLocked()
+	}
 }
 
 // adoptRunner watches the runner of a unit left running by a previous run
 // of this node. It reports whether the runner is still alive.
 func (m *Manager) adoptRunner(u *unit) bool {
-	lock, err := os.OpenFile(u.path(runnerLock), os.O_RDWR, 0)
+	lock, err := os.Open(u.dir)
 	if err != nil {
 		return false
 	}

@@ -10,8 +10,8 @@
 // A command unit runs under a detached runner process (meshd work-runner,
 // in its own session and process group) that outlives a restart of the
 // node: the runner owns the status file while it lives, and the node learns
-// of its end by waiting on it (a child) or on its lock file (a runner
-// adopted after a restart).
+// of its end by waiting on it (a child) or on its lock, an flock on the
+// unit directory (a runner adopted after a restart).
 //
 // A remote unit speaks the control protocol to the "control" service of the
 // executing node over a mesh stream, as receptor does, and mirrors that

@@ -67,6 +67,7 @@ type Manager struct {
 	mu     sync.Mutex
 	units  map[string]*unit
 	idle   *idleRunner // a started runner waiting for a unit, if any
+	closed bool        // no more background work
 	replay replayCache
 }
 
@@ -116,19 +117,38 @@ func New(cfg Config) (*Manager, error) {
 		m.cancel()
 		return nil, err
 	}
+	m.refill()
 	return m, nil
 }
 
 // Close stops background work (remote monitors). Running commands are left
 // running: a restarted node adopts them.
 func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
 	m.cancel()
 	m.wg.Wait()
 	m.discardIdle()
+	m.mu.Lock()
+	units := make([]*unit, 0, len(m.units))
+	for _, u := range m.units {
+		units = append(units, u)
+	}
+	m.mu.Unlock()
+	for _, u := range units {
+		u.saveIfUnsaved() // a unit still waiting for its payload is listed at the next start
+	}
 }
 
 // go runs f in the background until Close.
+// After Close it does nothing.
 func (m *Manager) goBackground(f func(ctx context.Context)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()

@@ -129,7 +129,7 @@ func (m *Manager) submitRemote(req SubmitRequest) (*Submission, error) {
 		os.RemoveAll(u.dir)
 		return nil, err
 	}
-	u.update(func(*Status) {})
+	u.saveLater()
 	m.add(u)
 	return &Submission{m: m, u: u}, nil
 }

@@ -23,8 +23,10 @@ func TestRestartAdoptsRunningCommand(t *testing.T) {
 	m1.Close()
 
 	m2 := newManager(t, work.Config{DataDir: dir})
-	st := status(t, m2, id)
-	if st.StateName != "Running" || !strings.HasPrefix(st.Detail, "Running: PID ") {
+	// The runner records Running while its command runs: a restart right
+	// after the start may find "Launching command runner" for a moment.
+	st := waitState(t, m2, id, work.Running)
+	if !strings.HasPrefix(st.Detail, "Running: PID ") {
 		t.Fatalf("after restart: %+v, want Running", st)
 	}
 	if got := runnerPid(t, m2, id); got != pid {

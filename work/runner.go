@@ -20,7 +20,8 @@ import (
 // as file descriptor 3, before it has a unit for it: a runner waits, warm,
 // so that a submit does not pay for starting a process. The node then
 // sends the job over the socket (runnerJob as JSON, with the unit's
-// runner.lock, already locked, and its stdin and stdout files attached) and
+// directory, already locked with flock, and its stdin and stdout files
+// attached) and
 // closes it. The runner runs the command in its own process group with
 // that stdin, stdout and stderr both into stdout, writes the Running status
 // and, once the command has exited, the final one. A runner whose socket
@@ -59,6 +60,9 @@ func RunnerMain(args []string) int {
 	// command after exec.)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	job, files, err := receiveJob(runnerSocketFD)
+	if err != nil || files == nil {
+		unix.Close(runnerSocketFD)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "meshd work-runner:", err)
 		return 1
@@ -76,11 +80,11 @@ func RunnerMain(args []string) int {
 	return 0
 }
 
-// receiveJob reads the job and its files from the node's socket, then
-// closes it. No job and no error means the node closed the socket.
+// receiveJob reads the job and its files from the node's socket, until
+// the node shuts down its side. No job and no error means the node closed
+// the socket.
 func receiveJob(fd int) (runnerJob, []*os.File, error) {
 	var job runnerJob
-	defer unix.Close(fd)
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(runnerJobFiles*4))
 	var n, oobn int
@@ -133,7 +137,7 @@ func receivedFiles(oob []byte) ([]*os.File, error) {
 	if err != nil || len(fds) != runnerJobFiles {
 		return nil, fmt.Errorf("job with %d files, want %d: %v", len(fds), runnerJobFiles, err)
 	}
-	names := []string{runnerLock, stdinFile, stdoutFile}
+	names := []string{"unit directory (lock)", stdinFile, stdoutFile}
 	files := make([]*os.File, len(fds))
 	for i, fd := range fds {
 		files[i] = os.NewFile(uintptr(fd), names[i])
@@ -165,15 +169,30 @@ func runCommand(dir string, argv []string, stdin, stdout *os.File) error {
 		st.State, st.Detail, st.ExtraData = Failed, err.Error(), nil
 		return final.write(st)
 	}
-	st.State = Running
-	st.Detail = fmt.Sprintf("Running: PID %d", cmd.Process.Pid)
-	st.ExtraData = extra
-	if err := writeStatus(dir, st); err != nil {
-		// The node reads the runner as running anyway (it holds the lock);
-		// only the detail is missing. Carry on so the result is recorded.
-		fmt.Fprintln(os.Stderr, "meshd work-runner:", err)
-	}
+	// Tell the node at once (it shows Running from now on), then let go of
+	// the socket: the runner must outlive the node if need be. A node gone
+	// already makes this write fail, harmlessly.
+	unix.Write(runnerSocketFD, []byte(fmt.Sprintf("running %d\n", cmd.Process.Pid)))
+	unix.Close(runnerSocketFD)
+	// Running is recorded while the command runs, not before it starts:
+	// a short command does not wait for the write. The final status is
+	// written after it.
+	running := st
+	running.State = Running
+	running.Detail = fmt.Sprintf("Running: PID %d", cmd.Process.Pid)
+	running.ExtraData = extra
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		if err := writeStatus(dir, running); err != nil {
+			// The node reads the runner as running anyway (it holds the
+			// lock); only the detail is missing. Carry on so the result is
+			// recorded.
+			fmt.Fprintln(os.Stderr, "meshd work-runner:", err)
+		}
+	}()
 	werr := cmd.Wait()
+	<-written
 	st.State, st.ExtraData = Succeeded, nil
 	if werr != nil {
 		st.State = Failed

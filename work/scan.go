@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -23,6 +24,13 @@ func (m *Manager) scan() error {
 			continue
 		}
 		u, err := m.load(e.Name())
+		if errors.Is(err, errNoStatus) {
+			// A submit that never completed: its node died while the
+			// payload came in (see unsavedFor).
+			m.log.Info("work unit: removed an unfinished submit", "unit", e.Name())
+			os.RemoveAll(filepath.Join(m.dir, e.Name()))
+			continue
+		}
 		if err != nil {
 			m.log.Warn("work unit: skipped at start", "unit", e.Name(), "err", err)
 			continue
@@ -41,6 +49,7 @@ func (m *Manager) load(id string) (*unit, error) {
 		return nil, err
 	}
 	u.st = Status{State: raw.State, Detail: raw.Detail, StdoutSize: raw.StdoutSize, WorkType: raw.WorkType}
+	u.saved = true
 	switch {
 	case raw.WorkType == "remote":
 		var x RemoteExtra

@@ -18,7 +18,6 @@ const (
 	statusFile = "status"
 	stdinFile  = "stdin"
 	stdoutFile = "stdout"
-	runnerLock = "runner.lock" // held by a live runner; see runner.go
 )
 
 // maxStatusFile bounds what is read back from a status file; real ones are

@@ -92,7 +92,7 @@ func (m *Manager) submitLocal(req SubmitRequest) (*Submission, error) {
 		State: Pending, Detail: "Waiting for Input Data", WorkType: t.WorkType,
 		ExtraData: CommandExtra{Params: params},
 	})
-	u.update(func(*Status) {})
+	u.saveLater()
 	m.add(u)
 	return &Submission{m: m, u: u, argv: append([]string{t.Command}, args...), claims: claims}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // unit is one work unit. Its status lives in memory and in its status
@@ -20,6 +21,7 @@ type unit struct {
 	changed  chan struct{} // closed and replaced whenever st changes
 	gone     chan struct{} // closed when the unit is released
 	isGone   bool
+	saved    bool // the status file exists
 	canceled bool // a cancel was asked for: the end is Canceled whatever the runner says
 
 	runner *runnerProc  // the live runner of a command unit, nil otherwise
@@ -51,12 +53,41 @@ func (u *unit) update(f func(*Status)) {
 
 func (u *unit) updateLocked(f func(*Status)) {
 	f(&u.st)
-	if !u.isGone {
-		if err := writeStatus(u.dir, u.st); err != nil {
-			u.m.log.Error("work unit: could not save status", "unit", u.id, "err", err)
-		}
-	}
+	u.saveLocked()
 	u.notifyLocked()
+}
+
+func (u *unit) saveLocked() {
+	if u.isGone {
+		return
+	}
+	if err := writeStatus(u.dir, u.st); err != nil {
+		u.m.log.Error("work unit: could not save status", "unit", u.id, "err", err)
+		return
+	}
+	u.saved = true
+}
+
+// unsavedFor is how long a new unit waiting for its payload goes without a
+// status file. Most payloads have arrived by then, and the unit's next
+// status is the first written: on a journaling file system every status
+// file costs a fraction of a millisecond of submit latency. A unit whose
+// node dies meanwhile has no status file, and the node removes it at its
+// next start: that submit never completed.
+const unsavedFor = 50 * time.Millisecond
+
+// saveLater writes a new unit's status once it has waited unsavedFor,
+// unless a status has been written by then.
+func (u *unit) saveLater() {
+	time.AfterFunc(unsavedFor, u.saveIfUnsaved)
+}
+
+func (u *unit) saveIfUnsaved() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.saved {
+		u.saveLocked()
+	}
 }
 
 // snapshot returns the current status and the channel that is closed at
@@ -74,7 +105,9 @@ func (u *unit) snapshot() (Status, <-chan struct{}) {
 // refreshFromRunnerLocked copies the runner's view of a live unit.
 func (u *unit) refreshFromRunnerLocked() {
 	raw, err := readStatus(u.dir)
-	if err == nil && !raw.State.Final() && !u.canceled {
+	// The file may still say Pending when the runner has reported Running
+	// (see commandRunning): never step back.
+	if err == nil && !raw.State.Final() && !u.canceled && raw.State >= u.st.State {
 		u.st.State, u.st.Detail = raw.State, raw.Detail
 		var extra CommandExtra
 		if json.Unmarshal(raw.ExtraData, &extra) == nil && extra.Pid != 0 {

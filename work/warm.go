@@ -1,6 +1,7 @@
 package work
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -61,9 +62,42 @@ func (r *idleRunner) send(job runnerJob, lock, stdin, stdout *os.File) error {
 		}
 		n += m
 	}
-	unix.Close(r.sock)
-	r.sock = -1
-	return err
+	if err != nil {
+		return err
+	}
+	// The runner reads until this side shuts down; the socket stays open
+	// for its report (see started).
+	return unix.Shutdown(r.sock, unix.SHUT_WR)
+}
+
+// started reads the runner's report that its command runs ("running
+// PID"), and closes the socket. It returns 0 if the runner ends without
+// one (the command could not start).
+func (r *idleRunner) started() int {
+	defer func() {
+		unix.Close(r.sock)
+		r.sock = -1
+	}()
+	var line []byte
+	buf := make([]byte, 64)
+	for len(line) < 64 {
+		n, err := unix.Read(r.sock, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return 0
+		}
+		line = append(line, buf[:n]...)
+		if bytes.IndexByte(line, '\n') >= 0 {
+			break
+		}
+	}
+	var pid int
+	if _, err := fmt.Sscanf(string(line), "running %d\n", &pid); err != nil {
+		return 0
+	}
+	return pid
 }
 
 // discard ends a runner that will get no job: at its socket's end it exits.
@@ -74,18 +108,27 @@ func (r *idleRunner) discard() {
 	r.cmd.Wait()
 }
 
-// takeRunner returns the idle runner and starts the next one in the
-// background, or starts one now if none is idle.
+// takeRunner returns the idle runner, or starts one now if none is idle.
+// The next idle runner is started when a unit ends (see runnerEnded), so
+// that its start does not compete for the CPU with the unit that needs
+// it, and when the Manager starts.
 func (m *Manager) takeRunner() (*idleRunner, error) {
 	m.mu.Lock()
 	r := m.idle
 	m.idle = nil
 	m.mu.Unlock()
-	m.goBackground(func(context.Context) { m.refillRunner() })
 	if r != nil {
 		return r, nil
 	}
 	return spawnRunner()
+}
+
+// refill starts an idle runner in the background if none is idle and the
+// node has command work types.
+func (m *Manager) refill() {
+	if len(m.types) > 0 {
+		m.goBackground(func(context.Context) { m.refillRunner() })
+	}
 }
 
 // refillRunner keeps one runner idle.
