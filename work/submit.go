@@ -9,7 +9,6 @@ import (
 	"hash"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"meshd/internal/shlex"
@@ -215,15 +214,3 @@ func (m *Manager) savePayload(u *unit, payload io.Reader) (string, error) {
 }
 
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
-
-// workParams renders params for logs without secrets.
-func workParams(p map[string]string) string {
-	var b strings.Builder
-	for k, v := range p {
-		if isSecretParam(k) {
-			v = "<secret>"
-		}
-		fmt.Fprintf(&b, "%s=%q ", k, v)
-	}
-	return strings.TrimSpace(b.String())
-}
