@@ -37,7 +37,9 @@ func parseWork(req Request) (workRequest, error) {
 	w := workRequest{sub: strings.ToLower(tok[0])}
 	switch w.sub {
 	case "submit":
-		if len(tok) < 3 {
+		// An empty node would make a remote unit that nothing can reach
+		// and that the next start skips.
+		if len(tok) < 3 || tok[1] == "" || tok[2] == "" {
 			return w, errors.New("work submit requires a target node and work type")
 		}
 		w.submit.Node, w.submit.WorkType = tok[1], tok[2]
@@ -136,6 +138,9 @@ func parseSubmitJSON(obj map[string]any, s *work.SubmitRequest) error {
 	if s.WorkType, ok = str["worktype"]; !ok {
 		return errors.New("field worktype missing")
 	}
+	if s.Node == "" || s.WorkType == "" {
+		return errors.New("work submit requires a target node and work type")
+	}
 	s.TLSClient, s.TTL, s.Signature = str["tlsclient"], str["ttl"], str["signature"]
 	s.SignWork = str["signwork"] == "true"
 	s.Params = map[string]string{}
@@ -168,7 +173,8 @@ func jsonInt(obj map[string]any, name string) (int64, error) {
 		return 0, fmt.Errorf("field %s missing", name)
 	}
 	f, ok := v.(float64)
-	if !ok || math.IsNaN(f) || f > math.MaxInt64 || f < math.MinInt64 {
+	// float64(math.MaxInt64) is 2^63, one past the largest int64.
+	if !ok || math.IsNaN(f) || f >= math.MaxInt64 || f < math.MinInt64 {
 		return 0, fmt.Errorf("field %s value %v is not convertible to an int", name, v)
 	}
 	return int64(f), nil

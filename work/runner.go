@@ -119,13 +119,23 @@ func receiveJob(fd int) (runnerJob, []*os.File, error) {
 		}
 		data = append(data, buf[:m]...)
 	}
-	if len(data) > maxRunnerJob {
-		return job, nil, fmt.Errorf("job larger than %d bytes", maxRunnerJob)
-	}
-	if err := json.Unmarshal(data, &job); err != nil || job.Dir == "" || len(job.Argv) == 0 {
-		return job, nil, fmt.Errorf("bad job %q: %v", data, err)
+	if job, err = parseRunnerJob(data); err != nil {
+		return job, nil, err
 	}
 	return job, files, nil
+}
+
+// parseRunnerJob decodes the job message receiveJob has read: at most
+// maxRunnerJob bytes of JSON naming a directory and a command.
+func parseRunnerJob(data []byte) (runnerJob, error) {
+	var job runnerJob
+	if len(data) > maxRunnerJob {
+		return job, fmt.Errorf("job larger than %d bytes", maxRunnerJob)
+	}
+	if err := json.Unmarshal(data, &job); err != nil || job.Dir == "" || len(job.Argv) == 0 {
+		return job, fmt.Errorf("bad job %q: %v", data, err)
+	}
+	return job, nil
 }
 
 func receivedFiles(oob []byte) ([]*os.File, error) {

@@ -112,6 +112,10 @@ func readStatus(dir string) (rawStatus, error) {
 	if buf.Len() > maxStatusFile {
 		return st, fmt.Errorf("status file is larger than %d bytes", maxStatusFile)
 	}
+	// Unmarshal takes "null" for an empty status: only an object is one.
+	if b := bytes.TrimLeft(buf.Bytes(), " \t\r\n"); len(b) > 0 && b[0] != '{' {
+		return st, errors.New("status file is not a JSON object")
+	}
 	if err := json.Unmarshal(buf.Bytes(), &st); err != nil {
 		return st, fmt.Errorf("status file: %w", err)
 	}
