@@ -44,13 +44,17 @@ func BenchmarkStreamChain3(b *testing.B) {
 
 // BenchmarkRawRelayChain3 is the baseline: the same bytes through plain
 // io.Copy TCP relays of the same hops (client -> relay1 -> relay2 -> sink).
-func BenchmarkRawRelayChain3(b *testing.B) {
+func BenchmarkRawRelayChain3(b *testing.B) { runRelayChain3(b, CopySplice) }
+
+// runRelayChain3 streams through two relays of the given copy mode into a
+// sink.
+func runRelayChain3(b *testing.B, mode CopyMode) {
 	sink, err := ListenSink()
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer sink.Close()
-	rc, err := NewRelayChain(2, sink.Addr().String(), CopySplice)
+	rc, err := NewRelayChain(2, sink.Addr().String(), mode)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -251,24 +255,7 @@ var _ net.Conn = (*mesh.Stream)(nil)
 
 // BenchmarkRawRelayChain3User is BenchmarkRawRelayChain3 with relays that
 // copy through a user-space buffer (as socat does) instead of splice(2).
-func BenchmarkRawRelayChain3User(b *testing.B) {
-	sink, err := ListenSink()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sink.Close()
-	rc, err := NewRelayChain(2, sink.Addr().String(), CopyUser)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rc.Close()
-	c, err := net.DialTimeout("tcp", rc.Addr, setupTimeout)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	runStream(b, c, nil)
-}
+func BenchmarkRawRelayChain3User(b *testing.B) { runRelayChain3(b, CopyUser) }
 
 // BenchmarkStreamChain3Control is BenchmarkStreamChain3 entered the way
 // scripts/bench and receptorctl do: through n1's control socket (a Unix
