@@ -189,6 +189,19 @@ const clockTicks = 100
 
 // procCPU is the user+system CPU time a process has used so far.
 func procCPU(pid int) (time.Duration, error) {
+	return procStatTimes(pid, 11) // fields 14 and 15: utime, stime
+}
+
+// procChildCPU is the user+system CPU time of the process's children
+// that it has waited for (cutime+cstime), which include their own
+// waited-for children.
+func procChildCPU(pid int) (time.Duration, error) {
+	return procStatTimes(pid, 13) // fields 16 and 17: cutime, cstime
+}
+
+// procStatTimes sums two adjacent clock-tick fields of /proc/PID/stat,
+// counted from the first field after the command name.
+func procStatTimes(pid, first int) (time.Duration, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, err
@@ -199,39 +212,15 @@ func procCPU(pid int) (time.Duration, error) {
 		return 0, errors.New("bad /proc stat")
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
+	if len(f) < first+2 {
 		return 0, errors.New("short /proc stat")
 	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64) // field 14, utime
-	st, err2 := strconv.ParseInt(f[12], 10, 64) // field 15, stime
+	a, err1 := strconv.ParseInt(f[first], 10, 64)
+	c, err2 := strconv.ParseInt(f[first+1], 10, 64)
 	if err1 != nil || err2 != nil {
 		return 0, errors.New("bad /proc stat times")
 	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
-}
-
-// procChildCPU is the user+system CPU time of the process's children
-// that it has waited for (cutime+cstime), which include their own
-// waited-for children.
-func procChildCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, errors.New("bad /proc stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 15 {
-		return 0, errors.New("short /proc stat")
-	}
-	ct, err1 := strconv.ParseInt(f[13], 10, 64) // field 16, cutime
-	cs, err2 := strconv.ParseInt(f[14], 10, 64) // field 17, cstime
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("bad /proc stat child times")
-	}
-	return time.Duration(ct+cs) * time.Second / clockTicks, nil
+	return time.Duration(a+c) * time.Second / clockTicks, nil
 }
 
 // cpuOf sums procCPU over processes; errors count as zero.
