@@ -259,8 +259,8 @@ func checkPrivateKey(key any) (crypto.Signer, error) {
 		if k == nil || k.N == nil {
 			break
 		}
-		if bits := k.N.BitLen(); bits < MinRSABits {
-			return nil, fmt.Errorf("RSA key is %d bits: meshd needs at least %d", bits, MinRSABits)
+		if _, err := checkPublicKey(&k.PublicKey); err != nil {
+			return nil, err
 		}
 		return k, nil
 	}
