@@ -25,6 +25,7 @@ const usage = `usage:
   meshd demo                              run a small mesh in-process and show it working
   meshd keygen --node ID [--out FILE]     write an identity key, print its trust line
   meshd keygen --work FILE                write a work-signing key to FILE and FILE.pub
+  meshd cert init|makereq|signreq ...     make a CA, certificate requests, certificates (meshd cert help)
   meshd ctl [--socket ADDR] COMMAND ...   drive a node's control service (meshd ctl -h)
   meshd version                           print the version
 `
@@ -42,6 +43,8 @@ func Main(args []string) int {
 		err = runDemo(os.Stdout, args[1:])
 	case "keygen":
 		err = runKeygen(os.Stdout, args[1:])
+	case "cert", "--cert-init", "--cert-makereq", "--cert-signreq":
+		err = runCert(os.Stdin, os.Stdout, args)
 	case "ctl":
 		return runCtl(os.Stdin, os.Stdout, os.Stderr, args[1:])
 	case work.RunnerCommand: // started by a node for each command unit
