@@ -44,7 +44,7 @@ type NodeEntry struct {
 	TrustFile                string              // key `trustfile` (meshd extension): pinned-key trust file
 	KeyFile                  string              // key `keyfile` (meshd extension): identity key; default <datadir>/<id>/identity.key
 	MaxIdleConnectionTimeout time.Duration       // receptor key `maxidleconnectiontimeout` (Go duration), 0 = default
-	FirewallRules            []map[string]string // receptor key `firewallrules`; kept, reported not yet supported
+	FirewallRules            []map[string]string // receptor key `firewallrules`, checked (keys lower case, action lower case); see mesh.ParseFirewallRules
 }
 
 // ListenerEntry is a `tcp-listener` entry.

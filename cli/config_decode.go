@@ -204,8 +204,7 @@ func (d *decoder) node(e *rawEntry) error {
 		{key: "trustfile", set: func(v value) (err error) { n.TrustFile, err = v.nonEmpty(); return }},
 		{key: "keyfile", set: func(v value) (err error) { n.KeyFile, err = v.nonEmpty(); return }},
 		{key: "maxidleconnectiontimeout", set: func(v value) (err error) { n.MaxIdleConnectionTimeout, err = v.duration(); return }},
-		{key: "firewallrules", set: func(v value) (err error) { n.FirewallRules, err = v.firewallRules(); return },
-			note: noteIgnored + " (no firewall rule is enforced)"},
+		{key: "firewallrules", set: func(v value) (err error) { n.FirewallRules, err = v.firewallRules(); return }},
 	}
 	for _, k := range kubeNodeKeys {
 		fields = append(fields, field{key: k, set: func(v value) error { _, err := v.str(); return err },

@@ -115,8 +115,10 @@ func TestTestdataConfigs(t *testing.T) {
 			if want := []PeerEntry{{Address: "exec1.example.com:27199", Cost: 1, Redial: true, TLS: "tlsclient"}}; !reflect.DeepEqual(c.TCPPeers, want) {
 				t.Errorf("peers: %+v", c.TCPPeers)
 			}
+			if notesContaining(c, "firewallrules") != 0 {
+				t.Errorf("firewallrules reported as not supported: %q", c.NotYetSupported)
+			}
 			for _, sub := range []string{
-				`entry 3 (node): key "firewallrules": not supported yet`,
 				`entry 6 (work-kubernetes): Kubernetes work is not supported yet: work type "kubernetes-runtime-auth" will be listed as unavailable`,
 				`entry 7 (work-kubernetes)`,
 				`entry 8 (tls-client): not supported yet, ignored`,
@@ -129,7 +131,7 @@ func TestTestdataConfigs(t *testing.T) {
 			if want := (&WorkSigningEntry{PrivateKey: "/etc/receptor/work_private_key.pem", TokenExpiration: time.Minute, Where: c.WorkSigning.Where}); !reflect.DeepEqual(c.WorkSigning, want) {
 				t.Errorf("work-signing: %+v", c.WorkSigning)
 			}
-			if len(c.NotYetSupported) != 5 {
+			if len(c.NotYetSupported) != 4 {
 				t.Errorf("%d notes: %q", len(c.NotYetSupported), c.NotYetSupported)
 			}
 		}},

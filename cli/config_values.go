@@ -10,7 +10,6 @@ import (
 	"math"
 	"net"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"meshd/mesh"
 )
 
 func (v value) isNull() bool {
@@ -371,7 +372,9 @@ var firewallKeys = map[string]bool{"action": true, "fromnode": true, "tonode": t
 
 // firewallRules reads receptor's firewall rules: a list of maps with keys
 // action (accept, reject or drop), fromnode, tonode, fromservice, toservice;
-// a value written /like this/ is an anchored regular expression.
+// a value written /like this/ is an anchored regular expression. Each value
+// is compiled here (mesh.ParseFirewallMatch), so a bad pattern is a config
+// error; mesh.ParseFirewallRules turns the result into the node's rules.
 func (v value) firewallRules() ([]map[string]string, error) {
 	n, err := v.compound()
 	if err != nil {
@@ -428,13 +431,7 @@ func checkFirewallValue(key, s string) error {
 		}
 		return fmt.Errorf("%q is not accept, reject or drop", clip(s))
 	}
-	if !strings.HasPrefix(s, "/") {
-		return nil
-	}
-	if len(s) < 2 || !strings.HasSuffix(s, "/") {
-		return fmt.Errorf("%q: a pattern must be written /regexp/", clip(s))
-	}
-	if _, err := regexp.Compile("^(?:" + s[1:len(s)-1] + ")$"); err != nil {
+	if _, err := mesh.ParseFirewallMatch(s); err != nil {
 		return fmt.Errorf("%q: %v", clip(s), err)
 	}
 	return nil

@@ -106,9 +106,13 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 			return nil, fmt.Errorf("node: trustfile: %w", err)
 		}
 	}
+	firewall, err := mesh.ParseFirewallRules(cfg.Node.FirewallRules)
+	if err != nil {
+		return nil, fmt.Errorf("node: firewallrules: %w", err)
+	}
 	m, err := mesh.New(mesh.Config{
 		NodeID: cfg.Node.ID, Key: key, Trust: trust, Logger: logger,
-		IdleTimeout: cfg.Node.MaxIdleConnectionTimeout,
+		IdleTimeout: cfg.Node.MaxIdleConnectionTimeout, FirewallRules: firewall,
 	})
 	if err != nil {
 		return nil, err

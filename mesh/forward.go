@@ -53,6 +53,10 @@ func (n *Node) handleRouted(from *link, frame *wire.Buf) error {
 		wire.PutBuf(frame)
 		return nil
 	}
+	if fw := n.firewall.Load(); fw != nil && !n.firewallPasses(*fw, r) {
+		wire.PutBuf(frame)
+		return nil
+	}
 	if string(r.Dst) == n.id {
 		n.deliver(r, frame)
 		return nil
@@ -127,12 +131,19 @@ func (n *Node) sendUnreachable(r wire.Routed, problem string) {
 var errNoRoute = errors.New(problemNoRoute)
 
 // originate sends a frame built by this node: to itself directly, or to
-// the next hop. It owns frame.
+// the next hop. It owns frame. The firewall sees a frame to this node in
+// handleRouted, any other here.
 func (n *Node) originate(frame *wire.Buf, dst string, ctrl bool) error {
 	if dst == n.id {
 		return n.handleRouted(nil, frame)
 	}
 	body := frame.B[wire.FrameHeaderLen:]
+	if fw := n.firewall.Load(); fw != nil {
+		if r, err := wire.ParseRouted(body); err == nil && !n.firewallPasses(*fw, r) {
+			wire.PutBuf(frame)
+			return nil
+		}
+	}
 	if body[wire.RoutedHopOffset] == 0 {
 		r, err := wire.ParseRouted(body)
 		if err == nil {

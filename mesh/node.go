@@ -37,6 +37,10 @@ type Config struct {
 	KeepaliveInterval time.Duration // keepalive on an otherwise quiet link
 	IdleTimeout       time.Duration // a link silent this long is dropped
 	HandshakeTimeout  time.Duration
+
+	// FirewallRules are checked in order against every routed frame
+	// (see ParseFirewallRules); none accepts everything.
+	FirewallRules []FirewallRule
 }
 
 func (c *Config) setDefaults() {
@@ -72,6 +76,8 @@ type Node struct {
 
 	// routes is the current routing table, replaced wholesale on change.
 	routes atomic.Pointer[routeTable]
+	// firewall holds the rules, replaced wholesale; nil when there are none.
+	firewall atomic.Pointer[[]FirewallRule]
 
 	mu        sync.Mutex
 	links     map[string]*link     // established links by peer ID
@@ -132,6 +138,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.streams.init()
 	n.routes.Store(&routeTable{})
+	n.SetFirewallRules(cfg.FirewallRules)
 	if cfg.Trust == nil {
 		n.log.Warn("no trust file configured: links are encrypted but any node may join the mesh (open mode)")
 	}
@@ -220,31 +227,35 @@ func (n *Node) maintain() {
 
 // counters are drop and event counts, by reason.
 type counters struct {
-	forgedSource    atomic.Int64
-	noRoute         atomic.Int64
-	expired         atomic.Int64
-	queueFull       atomic.Int64
-	lsaReceived     atomic.Int64
-	linksRefused    atomic.Int64
-	badLSA          atomic.Int64
-	staleLSA        atomic.Int64
-	serviceUnknown  atomic.Int64
-	datagramDropped atomic.Int64
+	forgedSource     atomic.Int64
+	noRoute          atomic.Int64
+	expired          atomic.Int64
+	queueFull        atomic.Int64
+	lsaReceived      atomic.Int64
+	linksRefused     atomic.Int64
+	badLSA           atomic.Int64
+	staleLSA         atomic.Int64
+	serviceUnknown   atomic.Int64
+	datagramDropped  atomic.Int64
+	firewallDropped  atomic.Int64
+	firewallRejected atomic.Int64
 }
 
 // Counters returns the node's drop and event counters by reason.
 func (n *Node) Counters() map[string]int64 {
 	s := &n.stats
 	return map[string]int64{
-		"forged_source":    s.forgedSource.Load(),
-		"no_route":         s.noRoute.Load(),
-		"expired":          s.expired.Load(),
-		"queue_full":       s.queueFull.Load(),
-		"lsa_received":     s.lsaReceived.Load(),
-		"links_refused":    s.linksRefused.Load(),
-		"bad_lsa":          s.badLSA.Load(),
-		"stale_lsa":        s.staleLSA.Load(),
-		"service_unknown":  s.serviceUnknown.Load(),
-		"datagram_dropped": s.datagramDropped.Load(),
+		"forged_source":     s.forgedSource.Load(),
+		"no_route":          s.noRoute.Load(),
+		"expired":           s.expired.Load(),
+		"queue_full":        s.queueFull.Load(),
+		"lsa_received":      s.lsaReceived.Load(),
+		"links_refused":     s.linksRefused.Load(),
+		"bad_lsa":           s.badLSA.Load(),
+		"stale_lsa":         s.staleLSA.Load(),
+		"service_unknown":   s.serviceUnknown.Load(),
+		"datagram_dropped":  s.datagramDropped.Load(),
+		"firewall_dropped":  s.firewallDropped.Load(),
+		"firewall_rejected": s.firewallRejected.Load(),
 	}
 }
