@@ -8,13 +8,27 @@ import (
 
 // Queue limits per link. Control frames (routing, stream control) are
 // small and few; bulk frames (stream data, datagrams) are bounded in bytes.
-// Stream data never exceeds the bulk limit in normal operation because
-// stream windows bound what is in flight; a full queue drops datagrams.
+// Datagrams are dropped beyond maxBulkBytes, and local stream writers wait
+// there. Forwarded stream data must not be dropped (it would kill the
+// stream): it is already bounded end to end by each stream's window, so
+// many busy streams crossing one link may fill the queue up to
+// maxStreamBulkBytes, which only a peer ignoring its windows could reach.
 const (
-	maxCtrlFrames = 4096
-	maxBulkBytes  = 8 << 20
-	maxBatchBytes = 256 << 10
+	maxCtrlFrames      = 4096
+	maxBulkBytes       = 8 << 20
+	maxStreamBulkBytes = 128 << 20
+	maxBatchBytes      = 256 << 10
 )
+
+// bulkLimit is the queue size up to which a bulk frame is taken: stream
+// frames may use the room above maxBulkBytes, datagrams may not.
+func bulkLimit(frame *wire.Buf) int {
+	const kindAt = wire.FrameHeaderLen + wire.RoutedHopOffset + 1
+	if len(frame.B) > kindAt && frame.B[kindAt] == wire.KindDatagram {
+		return maxBulkBytes
+	}
+	return maxStreamBulkBytes
+}
 
 // linkQueue is a link's outgoing frames in two priority classes. The
 // writer goroutine drains control frames before bulk ones, so routing and
@@ -45,7 +59,7 @@ func (q *linkQueue) push(frame *wire.Buf, ctrl bool) bool {
 			q.ctrl = append(q.ctrl, frame)
 		}
 	} else if ok {
-		ok = q.bulkBytes < maxBulkBytes
+		ok = q.bulkBytes < bulkLimit(frame)
 		if ok {
 			q.bulk = append(q.bulk, frame)
 			q.bulkBytes += len(frame.B)
