@@ -6,11 +6,17 @@ import (
 	"fmt"
 	"net"
 	"os"
+
+	"meshd/wire/udplink"
 )
 
-// Dial opens a link transport: network "tcp" (address host:port) or "unix"
-// (address is a socket path).
+// Dial opens a link transport: network "tcp" or "udp" (address host:port;
+// "udp" is udplink's reliable stream over UDP) or "unix" (address is a
+// socket path).
 func Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	if network == "udp" {
+		return udplink.Dial(ctx, address, nil)
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, network, address)
 	if err != nil {
@@ -26,6 +32,9 @@ func Dial(ctx context.Context, network, address string) (net.Conn, error) {
 // dead process is removed, but a path that is not a socket is refused, and
 // the socket gets mode perm.
 func Listen(network, address string, perm os.FileMode) (net.Listener, error) {
+	if network == "udp" {
+		return udplink.Listen(address, nil)
+	}
 	if network != "unix" {
 		return net.Listen(network, address)
 	}
