@@ -31,6 +31,7 @@ type Config struct {
 	WorkSigning      *WorkSigningEntry
 	WorkVerification []WorkVerificationEntry
 	WorkKubernetes   []WorkKubernetesEntry // accepted; that work type is listed as unavailable
+	Proxies          []ProxyEntry          // tcp-server, tcp-client, udp-server, udp-client, unix-socket-server, unix-socket-client
 	// NotYetSupported holds one human-readable line per accepted entry or key that a later
 	// release implements, e.g. `node1.yaml: entry 7 (work-signing): not supported yet, ignored`.
 	// The node logs each at warning level at start. Never silently ignore anything.

@@ -46,9 +46,10 @@ func init() { // a var initializer would form a cycle through decodeEntry
 		"work-verification": {decode: (*decoder).workVerification, bareKey: "publickey"},
 		"trace":             lenient,
 	}
-	for _, name := range []string{"tls-server", "tls-client", "udp-listener", "udp-peer",
-		"tcp-server", "tcp-client", "udp-server", "udp-client",
-		"unix-socket-server", "unix-socket-client"} {
+	for name, decode := range proxyDecoders {
+		entryKinds[name] = entryKind{decode: decode}
+	}
+	for _, name := range []string{"tls-server", "tls-client", "udp-listener", "udp-peer"} {
 		entryKinds[name] = lenient
 	}
 }

@@ -127,6 +127,10 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 		r.Close()
 		return nil, err
 	}
+	if err := r.startProxies(cfg.Proxies, logger); err != nil {
+		r.Close()
+		return nil, err
+	}
 	if err := r.startLinks(cfg); err != nil {
 		r.Close()
 		return nil, err

@@ -82,6 +82,9 @@ func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args 
 		"sha256":      cmdSHA256,
 		"alive":       cmdAlive,
 		"ctlseq":      cmdCtlseq,
+		// service proxies: cmd_proxy_test.go
+		"echoserver": cmdEchoserver,
+		"echoclient": cmdEchoclient,
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package mesh is a meshd node: it manages links (dial, accept, backoff,
 // duplicate resolution), floods signed link-state advertisements, computes
-// routes with Dijkstra, forwards routed frames with a hop limit, and offers
+// routes with Dijkstra, forwards routed frames with a hop limit (subject to
+// receptor-style firewall rules, firewall.go), and offers
 // services addressed as (node, service): datagrams (ping, traceroute) and
 // reliable end-to-end streams with credit-based flow control.
 //
