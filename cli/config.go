@@ -24,6 +24,8 @@ type Config struct {
 	LocalOnly        bool
 	TCPListeners     []ListenerEntry
 	TCPPeers         []PeerEntry
+	UDPListeners     []ListenerEntry // receptor's udp-listener: meshd's reliable link over UDP
+	UDPPeers         []PeerEntry
 	UnixListeners    []UnixListenerEntry
 	UnixPeers        []UnixPeerEntry
 	ControlServices  []ControlServiceEntry

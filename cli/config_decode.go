@@ -49,7 +49,9 @@ func init() { // a var initializer would form a cycle through decodeEntry
 	for name, decode := range proxyDecoders {
 		entryKinds[name] = entryKind{decode: decode}
 	}
-	for _, name := range []string{"tls-server", "tls-client", "udp-listener", "udp-peer"} {
+	entryKinds["udp-listener"] = entryKind{decode: (*decoder).udpListener, bareKey: "port"}
+	entryKinds["udp-peer"] = entryKind{decode: (*decoder).udpPeer, bareKey: "address"}
+	for _, name := range []string{"tls-server", "tls-client"} {
 		entryKinds[name] = lenient
 	}
 }
@@ -250,49 +252,89 @@ func (d *decoder) localOnly(e *rawEntry) error {
 }
 
 func (d *decoder) tcpListener(e *rawEntry) error {
-	l := ListenerEntry{BindAddr: "0.0.0.0", Cost: 1}
-	given, err := d.apply(e, []field{
-		{key: "bindaddr", set: func(v value) (err error) { l.BindAddr, err = v.str(); return }},
-		{key: "port", set: func(v value) (err error) { l.Port, err = v.port(0); return }},
-		{key: "cost", set: func(v value) (err error) { l.Cost, err = v.cost(); return }},
-		{key: "nodecost", set: func(v value) (err error) { l.NodeCost, err = v.nodeCost(); return }},
-		{key: "allowedpeers", set: func(v value) (err error) { l.AllowedPeers, err = v.nodeIDList(); return }},
-		{key: "tls", set: func(v value) (err error) { l.TLS, err = v.str(); return },
-			note: noteIgnored + " (meshd links are always TLS 1.3)"},
-	})
-	if err == nil {
-		err = required(e, given, "port")
+	l, err := d.ipListener(e, true)
+	if err == nil && l.Port != 0 {
+		err = d.claimTCP(e, "port", net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port)))
 	}
 	if err != nil {
 		return err
-	}
-	if l.Port != 0 {
-		if err := d.claimTCP(e, "port", net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port))); err != nil {
-			return err
-		}
 	}
 	d.cfg.TCPListeners = append(d.cfg.TCPListeners, l)
 	return nil
 }
 
-func (d *decoder) tcpPeer(e *rawEntry) error {
-	p := PeerEntry{Cost: 1, Redial: true}
-	given, err := d.apply(e, []field{
-		{key: "address", set: func(v value) (err error) { p.Address, err = v.dialAddress(); return }},
-		{key: "cost", set: func(v value) (err error) { p.Cost, err = v.cost(); return }},
-		{key: "redial", set: func(v value) (err error) { p.Redial, err = v.boolean(); return }},
-		{key: "allowedpeers", set: func(v value) (err error) { p.AllowedPeers, err = v.nodeIDList(); return }},
-		{key: "tls", set: func(v value) (err error) { p.TLS, err = v.str(); return },
-			note: noteIgnored + " (meshd links are always TLS 1.3)"},
-	})
-	if err == nil {
-		err = required(e, given, "address")
+// udpListener is receptor's udp-listener: tcp-listener's keys but tls
+// (UDP ports are their own namespace).
+func (d *decoder) udpListener(e *rawEntry) error {
+	l, err := d.ipListener(e, false)
+	if err == nil && l.Port != 0 {
+		err = d.claimTCP(e, "port", "udp "+net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port)))
 	}
+	if err != nil {
+		return err
+	}
+	d.cfg.UDPListeners = append(d.cfg.UDPListeners, l)
+	return nil
+}
+
+// ipListener decodes the keys tcp-listener and udp-listener share; only
+// tcp-listener has tls.
+func (d *decoder) ipListener(e *rawEntry, withTLS bool) (ListenerEntry, error) {
+	l := ListenerEntry{BindAddr: "0.0.0.0", Cost: 1}
+	fields := []field{
+		{key: "bindaddr", set: func(v value) (err error) { l.BindAddr, err = v.str(); return }},
+		{key: "port", set: func(v value) (err error) { l.Port, err = v.port(0); return }},
+		{key: "cost", set: func(v value) (err error) { l.Cost, err = v.cost(); return }},
+		{key: "nodecost", set: func(v value) (err error) { l.NodeCost, err = v.nodeCost(); return }},
+		{key: "allowedpeers", set: func(v value) (err error) { l.AllowedPeers, err = v.nodeIDList(); return }},
+	}
+	if withTLS {
+		fields = append(fields, field{key: "tls", set: func(v value) (err error) { l.TLS, err = v.str(); return },
+			note: noteIgnored + " (meshd links are always TLS 1.3)"})
+	}
+	given, err := d.apply(e, fields)
+	if err == nil {
+		err = required(e, given, "port")
+	}
+	return l, err
+}
+
+func (d *decoder) tcpPeer(e *rawEntry) error {
+	p, err := d.ipPeer(e, true)
 	if err != nil {
 		return err
 	}
 	d.cfg.TCPPeers = append(d.cfg.TCPPeers, p)
 	return nil
+}
+
+// udpPeer is receptor's udp-peer: tcp-peer's keys but tls.
+func (d *decoder) udpPeer(e *rawEntry) error {
+	p, err := d.ipPeer(e, false)
+	if err != nil {
+		return err
+	}
+	d.cfg.UDPPeers = append(d.cfg.UDPPeers, p)
+	return nil
+}
+
+func (d *decoder) ipPeer(e *rawEntry, withTLS bool) (PeerEntry, error) {
+	p := PeerEntry{Cost: 1, Redial: true}
+	fields := []field{
+		{key: "address", set: func(v value) (err error) { p.Address, err = v.dialAddress(); return }},
+		{key: "cost", set: func(v value) (err error) { p.Cost, err = v.cost(); return }},
+		{key: "redial", set: func(v value) (err error) { p.Redial, err = v.boolean(); return }},
+		{key: "allowedpeers", set: func(v value) (err error) { p.AllowedPeers, err = v.nodeIDList(); return }},
+	}
+	if withTLS {
+		fields = append(fields, field{key: "tls", set: func(v value) (err error) { p.TLS, err = v.str(); return },
+			note: noteIgnored + " (meshd links are always TLS 1.3)"})
+	}
+	given, err := d.apply(e, fields)
+	if err == nil {
+		err = required(e, given, "address")
+	}
+	return p, err
 }
 
 func (d *decoder) unixListener(e *rawEntry) error {

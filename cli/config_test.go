@@ -297,9 +297,14 @@ func TestScalarForms(t *testing.T) {
 		{"firewall regexp and case", "- node: {id: n1, firewallrules: [{Action: DROP, FromNode: '/(?i)bad.*/', toservice: ctl}]}", func(c *Config) bool {
 			return reflect.DeepEqual(c.Node.FirewallRules, []map[string]string{{"action": "drop", "fromnode": "/(?i)bad.*/", "toservice": "ctl"}})
 		}},
-		{"lenient entries", "- udp-listener: 2222\n- udp-peer: {address: 'h:1'}\n- trace",
+		{"lenient entries", "- tls-server: {name: a}\n- trace",
 			func(c *Config) bool {
-				return len(c.NotYetSupported) == 3 && notesContaining(c, "not supported yet, ignored") == 3
+				return len(c.NotYetSupported) == 2 && notesContaining(c, "not supported yet, ignored") == 2
+			}},
+		{"udp links", "- udp-listener: 2222\n- udp-listener: {port: 2223, bindaddr: 127.0.0.1, cost: 2, allowedpeers: [n2]}\n- udp-peer: {address: 'h:1', redial: false}\n- tcp-listener: 2222",
+			func(c *Config) bool {
+				return len(c.UDPListeners) == 2 && c.UDPListeners[0].Port == 2222 && c.UDPListeners[1].Cost == 2 &&
+					len(c.UDPPeers) == 1 && !c.UDPPeers[0].Redial && len(c.TCPListeners) == 1 && len(c.NotYetSupported) == 0
 			}},
 		{"kube node keys", "- node: {id: n1, receptorkubeclientsetqps: '100'}", func(c *Config) bool {
 			return notesContaining(c, `entry 1 (node): key "receptorkubeclientsetqps": not supported yet`) == 1

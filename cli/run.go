@@ -190,10 +190,15 @@ func (r *runningNode) serve(ln net.Listener) {
 
 // startLinks opens listeners and starts dialing peers.
 func (r *runningNode) startLinks(cfg *Config) error {
-	for i, l := range cfg.TCPListeners {
-		addr := net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port))
-		if _, err := r.mesh.AddListener(mesh.ListenerSpec{Network: "tcp", Address: addr, Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers}); err != nil {
-			return fmt.Errorf("tcp-listener %d (%s): %w", i+1, addr, err)
+	for _, ls := range []struct {
+		network string
+		entries []ListenerEntry
+	}{{"tcp", cfg.TCPListeners}, {"udp", cfg.UDPListeners}} {
+		for i, l := range ls.entries {
+			addr := net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port))
+			if _, err := r.mesh.AddListener(mesh.ListenerSpec{Network: ls.network, Address: addr, Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers}); err != nil {
+				return fmt.Errorf("%s-listener %d (%s): %w", ls.network, i+1, addr, err)
+			}
 		}
 	}
 	for i, l := range cfg.UnixListeners {
@@ -203,6 +208,9 @@ func (r *runningNode) startLinks(cfg *Config) error {
 	}
 	for _, p := range cfg.TCPPeers {
 		r.mesh.AddPeer(mesh.PeerSpec{Network: "tcp", Address: p.Address, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
+	}
+	for _, p := range cfg.UDPPeers {
+		r.mesh.AddPeer(mesh.PeerSpec{Network: "udp", Address: p.Address, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
 	}
 	for _, p := range cfg.UnixPeers {
 		r.mesh.AddPeer(mesh.PeerSpec{Network: "unix", Address: p.Filename, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
