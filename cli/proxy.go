@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 
@@ -11,24 +10,51 @@ import (
 	"meshd/proxy"
 )
 
-// startProxies starts every service proxy entry. An error names the
-// entry; proxies already started are closed with the node.
-func (r *runningNode) startProxies(entries []ProxyEntry, logger *slog.Logger) error {
+// applyProxies makes the running proxies those of entries: new ones are
+// started first (if one fails, those are closed again and nothing has
+// changed), then the ones no longer configured are closed. An error names
+// the entry. At start r.proxies is empty, so every entry starts.
+func (r *runningNode) applyProxies(entries []ProxyEntry) error {
+	want := map[string]ProxyEntry{}
 	for _, e := range entries {
-		log := logger.With("proxy", e.Kind)
-		o := proxy.Options{Logger: log}
-		closer, addr, err := startProxy(r.mesh, e, o)
+		want[proxyKey(e)] = e
+	}
+	var started []string
+	for k, e := range want {
+		if _, ok := r.proxies[k]; ok {
+			continue
+		}
+		log := r.log.With("proxy", e.Kind)
+		closer, addr, err := startProxy(r.mesh, e, proxy.Options{Logger: log})
 		if err != nil {
+			for _, s := range started {
+				r.proxies[s].Close()
+				delete(r.proxies, s)
+			}
 			return fmt.Errorf("%s: %w", e.Where, err)
 		}
-		r.closer = append(r.closer, func() { closer.Close() })
+		r.proxies[k] = closer
+		started = append(started, k)
 		if e.Server() {
 			log.Info("proxy listening", "address", addr, "to", e.RemoteNode+":"+e.RemoteService)
 		} else {
 			log.Info("proxy serving", "service", e.Service, "to", addr)
 		}
 	}
+	for k, c := range r.proxies {
+		if _, ok := want[k]; !ok {
+			c.Close()
+			delete(r.proxies, k)
+		}
+	}
 	return nil
+}
+
+// proxyKey identifies a proxy entry by all its settings, not by where it
+// was written.
+func proxyKey(e ProxyEntry) string {
+	e.Where = ""
+	return fmt.Sprintf("%+v", e)
 }
 
 type closer interface{ Close() error }

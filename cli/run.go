@@ -8,7 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
+	"sync"
 	"syscall"
 
 	"meshd/ctlsock"
@@ -42,11 +42,16 @@ func runNode(args []string) error {
 	if err != nil {
 		return err
 	}
+	node.setReloadArgs(args)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
-			logger.Warn("SIGHUP: configuration reload is not supported yet; keeping the running configuration")
+			if err := node.reload(); err != nil {
+				logger.Error("SIGHUP: reload refused; the running configuration stays", "err", err)
+			} else {
+				logger.Info("SIGHUP: configuration reloaded")
+			}
 			continue
 		}
 		logger.Info("shutting down", "signal", sig.String())
@@ -75,6 +80,16 @@ type runningNode struct {
 	ctl    *ctlsock.Server
 	work   *work.Manager
 	closer []func()
+	log    *slog.Logger
+
+	// What the configuration started, for reload. reloadMu serializes
+	// reloads (control sessions and SIGHUP).
+	reloadMu   sync.Mutex
+	cfg        *Config
+	reloadArgs []string                 // the command line to re-read; nil: reload unavailable
+	listeners  map[string]net.Addr      // link listeners by linkListeners key
+	peers      map[string]mesh.PeerSpec // link peers by linkPeers key
+	proxies    map[string]closer        // service proxies by proxyKey
 }
 
 // Close stops the control service and the node.
@@ -82,6 +97,9 @@ func (r *runningNode) Close() {
 	r.ctl.Close()
 	if r.work != nil {
 		r.work.Close() // running commands go on; the next start adopts them
+	}
+	for _, p := range r.proxies {
+		p.Close()
 	}
 	for i := len(r.closer) - 1; i >= 0; i-- {
 		r.closer[i]()
@@ -117,7 +135,11 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runningNode{mesh: m, ctl: ctlsock.NewServer(m, ctlsock.Options{Version: Version, Logger: logger})}
+	r := &runningNode{
+		mesh: m, log: logger, cfg: cfg,
+		listeners: map[string]net.Addr{}, peers: map[string]mesh.PeerSpec{}, proxies: map[string]closer{},
+	}
+	r.ctl = ctlsock.NewServer(m, ctlsock.Options{Version: Version, Logger: logger, Reload: r.reload})
 	if r.work, err = startWork(cfg, m, logger); err != nil {
 		r.Close()
 		return nil, err
@@ -127,14 +149,15 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 		r.Close()
 		return nil, err
 	}
-	if err := r.startProxies(cfg.Proxies, logger); err != nil {
+	if err := r.applyProxies(cfg.Proxies); err != nil {
 		r.Close()
 		return nil, err
 	}
-	if err := r.startLinks(cfg); err != nil {
+	if err := r.openListeners(cfg); err != nil {
 		r.Close()
 		return nil, err
 	}
+	r.applyLinks(cfg)
 	return r, nil
 }
 
@@ -159,7 +182,7 @@ func loadIdentity(cfg *Config, logger *slog.Logger) (ed25519.PrivateKey, error) 
 func (r *runningNode) startControl(entries []ControlServiceEntry, works []mesh.WorkCommand) error {
 	for i, cs := range entries {
 		where := fmt.Sprintf("control-service %d (%s)", i+1, cs.Service)
-		ad := &mesh.Advert{ConnType: mesh.ConnTypeStream, Tags: map[string]string{"type": "Control Service"}, WorkCommands: works}
+		ad := controlAdvert(works)
 		ml, err := r.mesh.ListenStream(cs.Service, ad)
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
@@ -186,34 +209,4 @@ func (r *runningNode) startControl(entries []ControlServiceEntry, works []mesh.W
 func (r *runningNode) serve(ln net.Listener) {
 	r.closer = append(r.closer, func() { ln.Close() })
 	go r.ctl.Serve(ln)
-}
-
-// startLinks opens listeners and starts dialing peers.
-func (r *runningNode) startLinks(cfg *Config) error {
-	for _, ls := range []struct {
-		network string
-		entries []ListenerEntry
-	}{{"tcp", cfg.TCPListeners}, {"udp", cfg.UDPListeners}} {
-		for i, l := range ls.entries {
-			addr := net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port))
-			if _, err := r.mesh.AddListener(mesh.ListenerSpec{Network: ls.network, Address: addr, Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers}); err != nil {
-				return fmt.Errorf("%s-listener %d (%s): %w", ls.network, i+1, addr, err)
-			}
-		}
-	}
-	for i, l := range cfg.UnixListeners {
-		if _, err := r.mesh.AddListener(mesh.ListenerSpec{Network: "unix", Address: l.Filename, Perm: l.Permissions, Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers}); err != nil {
-			return fmt.Errorf("unix-listener %d (%s): %w", i+1, l.Filename, err)
-		}
-	}
-	for _, p := range cfg.TCPPeers {
-		r.mesh.AddPeer(mesh.PeerSpec{Network: "tcp", Address: p.Address, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
-	}
-	for _, p := range cfg.UDPPeers {
-		r.mesh.AddPeer(mesh.PeerSpec{Network: "udp", Address: p.Address, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
-	}
-	for _, p := range cfg.UnixPeers {
-		r.mesh.AddPeer(mesh.PeerSpec{Network: "unix", Address: p.Filename, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
-	}
-	return nil
 }

@@ -18,6 +18,7 @@ import (
 const nodeUsage = `node start [-ready SOCKET] [-netns NS] NAME ARGS...
 node stop NAME... | node stop -all
 node kill NAME...
+node hup NAME
 node restart NAME
 node running NAME
 node log [-all] NAME`
@@ -89,6 +90,8 @@ func cmdNode(ts *testscript.TestScript, neg bool, args []string) {
 		nodeStop(ts, args)
 	case "kill":
 		nodeKill(ts, args)
+	case "hup":
+		nodeHup(ts, args)
 	case "restart":
 		nodeRestart(ts, args)
 	case "running":
@@ -282,6 +285,14 @@ func nodeKill(ts *testscript.TestScript, args []string) {
 		ts.Check(n.cmd.Process.Signal(syscall.SIGKILL))
 		<-n.done
 	}
+}
+
+// nodeHup: node hup NAME — SIGHUP (meshd reloads its configuration).
+func nodeHup(ts *testscript.TestScript, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: node hup NAME")
+	}
+	ts.Check(runningNode(ts, args[0]).cmd.Process.Signal(syscall.SIGHUP))
 }
 
 // nodeRestart: node restart NAME — stop it if it runs (as node stop), then

@@ -99,17 +99,24 @@ func (n *Node) acceptLoop(ln net.Listener, spec ListenerSpec) {
 }
 
 // AddPeer dials a peer and keeps the link up, redialing with backoff when
-// spec.Redial is set.
+// spec.Redial is set, until the node closes or RemovePeer.
 func (n *Node) AddPeer(spec PeerSpec) {
+	ctx, cancel := context.WithCancel(n.ctx)
+	n.mu.Lock()
+	key := peerKey(spec.Network, spec.Address)
+	n.peers[key] = append(n.peers[key], cancel)
+	n.mu.Unlock()
 	n.wg.Add(1)
-	go n.dialLoop(spec)
+	go n.dialLoop(ctx, spec)
 }
 
-func (n *Node) dialLoop(spec PeerSpec) {
+func peerKey(network, address string) string { return network + " " + address }
+
+func (n *Node) dialLoop(ctx context.Context, spec PeerSpec) {
 	defer n.wg.Done()
 	backoff := minBackoff
-	for n.ctx.Err() == nil {
-		peer, up, err := n.dialOnce(spec)
+	for ctx.Err() == nil {
+		peer, up, err := n.dialOnce(ctx, spec)
 		if up >= stableLinkUptime {
 			backoff = minBackoff
 		}
@@ -124,7 +131,7 @@ func (n *Node) dialLoop(spec PeerSpec) {
 			// again only once that link is gone.
 			n.log.Debug("already linked; waiting for that link to drop before redialing", "peer", peer)
 			select {
-			case <-n.ctx.Done():
+			case <-ctx.Done():
 				return
 			case <-existing.done:
 			}
@@ -137,7 +144,7 @@ func (n *Node) dialLoop(spec PeerSpec) {
 		// Jitter by ±25% so that peers restarted together do not redial in lockstep.
 		wait := time.Duration(float64(backoff) * (0.75 + 0.5*rand.Float64()))
 		select {
-		case <-n.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}
@@ -147,17 +154,20 @@ func (n *Node) dialLoop(spec PeerSpec) {
 
 // dialOnce dials, handshakes and runs one link; it returns the peer's ID
 // (once known) and how long the link was up.
-func (n *Node) dialOnce(spec PeerSpec) (string, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(n.ctx, dialTimeout)
-	conn, err := wire.Dial(ctx, spec.Network, spec.Address)
+func (n *Node) dialOnce(ctx context.Context, spec PeerSpec) (string, time.Duration, error) {
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	conn, err := wire.Dial(dctx, spec.Network, spec.Address)
 	cancel()
 	if err != nil {
 		return "", 0, err
 	}
-	peer, err := wire.Handshake(n.ctx, conn, false, n.handshakeConfig(spec.Cost, nil, spec.AllowedPeers))
+	peer, err := wire.Handshake(ctx, conn, false, n.handshakeConfig(spec.Cost, nil, spec.AllowedPeers))
 	if err != nil {
 		return "", 0, err
 	}
+	// A removed peer entry takes its link down with it.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	start := time.Now()
 	err = n.runLink(peer, n.id)
 	return peer.NodeID, time.Since(start), err

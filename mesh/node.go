@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,9 +81,10 @@ type Node struct {
 	firewall atomic.Pointer[[]FirewallRule]
 
 	mu        sync.Mutex
-	links     map[string]*link     // established links by peer ID
-	listeners []closer             // link listeners, closed on shutdown
-	lsdb      map[string]*lsaEntry // link-state database by origin, self included
+	links     map[string]*link                // established links by peer ID
+	listeners []net.Listener                  // link listeners, closed on shutdown
+	peers     map[string][]context.CancelFunc // dial loops by peerKey, for RemovePeer
+	lsdb      map[string]*lsaEntry            // link-state database by origin, self included
 	bindings  map[string]ed25519.PublicKey
 	ownSeq    uint64
 	services  map[string]*service
@@ -134,6 +136,7 @@ func New(cfg Config) (*Node, error) {
 		lsdb:        map[string]*lsaEntry{},
 		bindings:    map[string]ed25519.PublicKey{},
 		services:    map[string]*service{},
+		peers:       map[string][]context.CancelFunc{},
 		routingKick: make(chan struct{}, 1),
 	}
 	n.streams.init()

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,8 +57,8 @@ const (
 // Manager owns this node's work units.
 type Manager struct {
 	cfg   Config
-	dir   string // DataDir/NodeID
-	types map[string]CommandType
+	dir   string                                 // DataDir/NodeID
+	types atomic.Pointer[map[string]CommandType] // replaced whole by SetTypes
 	log   *slog.Logger
 
 	ctx    context.Context // canceled by Close: ends background work
@@ -100,15 +101,11 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		cfg:   cfg,
 		dir:   dir,
-		types: make(map[string]CommandType),
 		log:   cfg.Logger,
 		units: make(map[string]*unit),
 	}
-	for _, t := range cfg.Types {
-		if t.WorkType == "remote" {
-			return nil, errors.New(`work: work type "remote" is reserved for remote units`)
-		}
-		m.types[t.WorkType] = t
+	if err := m.SetTypes(cfg.Types); err != nil {
+		return nil, err
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.replay.path = filepath.Join(dir, replayFile)
@@ -161,12 +158,36 @@ func (m *Manager) NodeID() string { return m.cfg.NodeID }
 
 // Types lists the configured work types, sorted by name.
 func (m *Manager) Types() []CommandType {
-	out := make([]CommandType, 0, len(m.types))
-	for _, t := range m.types {
+	types := *m.types.Load()
+	out := make([]CommandType, 0, len(types))
+	for _, t := range types {
 		out = append(out, t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].WorkType < out[j].WorkType })
 	return out
+}
+
+// SetTypes replaces the configured work types (a configuration reload).
+// Units already created keep running as they were started; a unit of a
+// type no longer configured stays listed and can be released.
+func (m *Manager) SetTypes(types []CommandType) error {
+	byName := make(map[string]CommandType, len(types))
+	for _, t := range types {
+		if t.WorkType == "remote" {
+			return errors.New(`work: work type "remote" is reserved for remote units`)
+		}
+		byName[t.WorkType] = t
+	}
+	m.types.Store(&byName)
+	return nil
+}
+
+func (m *Manager) hasType(wt string) bool { _, ok := m.workType(wt); return ok }
+
+// workType returns the configured work type named wt.
+func (m *Manager) workType(wt string) (CommandType, bool) {
+	t, ok := (*m.types.Load())[wt]
+	return t, ok
 }
 
 // isLocal reports whether a submit's node names this node.

@@ -25,7 +25,7 @@ func (m *Manager) checkUnitSignature(u *unit, command string, auth Auth) error {
 	u.mu.Lock()
 	wt := u.st.WorkType
 	u.mu.Unlock()
-	t, ok := m.types[wt]
+	t, ok := m.workType(wt)
 	if !ok || !t.VerifySignature {
 		if auth.Signature != "" && u.remote == nil {
 			return errors.New("work type did not expect a signature")

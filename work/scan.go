@@ -62,7 +62,7 @@ func (m *Manager) load(id string) (*unit, error) {
 		u.st.ExtraData = x
 		u.remote = &remoteState{}
 		u.canceled = x.LocalCancelled
-	case m.types[raw.WorkType].WorkType == "":
+	case !m.hasType(raw.WorkType):
 		// Kept and listed, like receptor's unknownUnit, until released.
 		u.st.ExtraData = "Unknown WorkType"
 	default:

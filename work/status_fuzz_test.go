@@ -30,12 +30,15 @@ func newFuzzStatusManager(tb testing.TB) *Manager {
 	if err := os.Mkdir(filepath.Join(dir, fuzzStatusID), 0o700); err != nil {
 		tb.Fatal(err)
 	}
-	return &Manager{
+	m := &Manager{
 		dir:   dir,
-		types: map[string]CommandType{"echo": {WorkType: "echo", Command: "echo"}},
 		log:   slog.New(slog.DiscardHandler),
 		units: map[string]*unit{},
 	}
+	if err := m.SetTypes([]CommandType{{WorkType: "echo", Command: "echo"}}); err != nil {
+		tb.Fatal(err)
+	}
+	return m
 }
 
 // FuzzStatusFile writes each input as a unit's status file and loads the

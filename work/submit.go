@@ -56,7 +56,7 @@ func (m *Manager) Submit(req SubmitRequest) (*Submission, error) {
 }
 
 func (m *Manager) submitLocal(req SubmitRequest) (*Submission, error) {
-	t, ok := m.types[req.WorkType]
+	t, ok := m.workType(req.WorkType)
 	if !ok {
 		return nil, fmt.Errorf("unknown work type %s", req.WorkType)
 	}

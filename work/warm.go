@@ -126,7 +126,7 @@ func (m *Manager) takeRunner() (*idleRunner, error) {
 // refill starts an idle runner in the background if none is idle and the
 // node has command work types.
 func (m *Manager) refill() {
-	if len(m.types) > 0 {
+	if len(*m.types.Load()) > 0 {
 		m.goBackground(func(context.Context) { m.refillRunner() })
 	}
 }

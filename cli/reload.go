@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"strconv"
+
+	"meshd/ctlsock"
+	"meshd/mesh"
+)
+
+// Reload (the control command, and SIGHUP) re-reads the configuration and
+// applies what changed in link listeners and peers, work commands,
+// firewall rules and service proxies, leaving everything else running:
+// unchanged links, proxies and units are not touched. A configuration that
+// does not parse is refused whole (ERRORCODE 4), and so is one that
+// changes what only a restart can (ERRORCODE 3), as receptor does. A
+// listener or proxy that cannot be opened fails the reload before
+// anything else changed.
+
+// setReloadArgs gives the node the command line it was started from.
+func (r *runningNode) setReloadArgs(args []string) {
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	r.reloadArgs = args
+}
+
+func (r *runningNode) reload() error {
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	if r.reloadArgs == nil {
+		return errors.New("this node has no configuration to re-read")
+	}
+	cfg, err := ParseArgsConfig(r.reloadArgs)
+	if err != nil {
+		return err
+	}
+	if err := unreloadable(r.cfg, cfg); err != nil {
+		return &ctlsock.ReloadError{Code: ctlsock.ReloadCodeNotReloadable, Err: err}
+	}
+	rules, err := mesh.ParseFirewallRules(cfg.Node.FirewallRules)
+	if err != nil {
+		return fmt.Errorf("node: firewallrules: %w", err)
+	}
+	if err := r.work.SetTypes(workTypes(cfg)); err != nil {
+		return err
+	}
+	// The parts that can fail come first, and undo themselves.
+	if err := r.openListeners(cfg); err != nil {
+		r.work.SetTypes(workTypes(r.cfg))
+		return err
+	}
+	if err := r.applyProxies(cfg.Proxies); err != nil {
+		r.closeListeners(r.cfg)
+		r.work.SetTypes(workTypes(r.cfg))
+		return err
+	}
+	r.closeListeners(cfg)
+	r.applyLinks(cfg)
+	r.mesh.SetFirewallRules(rules)
+	ads := workAds(cfg)
+	for _, cs := range cfg.ControlServices {
+		r.mesh.SetAdvert(cs.Service, controlAdvert(ads))
+	}
+	for _, note := range cfg.NotYetSupported {
+		r.log.Warn(note)
+	}
+	r.cfg = cfg
+	return nil
+}
+
+// unreloadable says what changed that a running node cannot take on.
+func unreloadable(old, cfg *Config) error {
+	node, nodeNew := old.Node, cfg.Node
+	node.FirewallRules, nodeNew.FirewallRules = nil, nil
+	for _, c := range []struct {
+		what     string
+		old, new any
+	}{
+		{"the node entry (other than firewallrules)", node, nodeNew},
+		{"log-level", old.LogLevel, cfg.LogLevel},
+		{"local-only", old.LocalOnly, cfg.LocalOnly},
+		{"control-service entries", old.ControlServices, cfg.ControlServices},
+		{"work-signing", stripWhere(old.WorkSigning), stripWhere(cfg.WorkSigning)},
+		{"work-verification entries", verifyKeys(old), verifyKeys(cfg)},
+		{"work-kubernetes entries", old.WorkKubernetes, cfg.WorkKubernetes},
+	} {
+		if !reflect.DeepEqual(c.old, c.new) {
+			return fmt.Errorf("%s changed: restart meshd to apply that", c.what)
+		}
+	}
+	return nil
+}
+
+func stripWhere(s *WorkSigningEntry) any {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.Where = ""
+	return c
+}
+
+func verifyKeys(cfg *Config) []string {
+	var out []string
+	for _, v := range cfg.WorkVerification {
+		out = append(out, v.PublicKey)
+	}
+	return out
+}
+
+// listenerItem is a configured link listener and how errors name it.
+type listenerItem struct {
+	spec  mesh.ListenerSpec
+	label string // e.g. "tcp-listener 2 (0.0.0.0:2222)"
+}
+
+// linkListeners lists a configuration's link listeners by a key that
+// changes with any of their settings.
+func linkListeners(cfg *Config) map[string]listenerItem {
+	out := map[string]listenerItem{}
+	count := map[string]int{}
+	add := func(spec mesh.ListenerSpec) {
+		count[spec.Network]++
+		label := fmt.Sprintf("%s-listener %d (%s)", spec.Network, count[spec.Network], spec.Address)
+		out[fmt.Sprintf("%+v", spec)] = listenerItem{spec, label}
+	}
+	for _, l := range cfg.TCPListeners {
+		add(mesh.ListenerSpec{Network: "tcp", Address: net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port)), Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers})
+	}
+	for _, l := range cfg.UDPListeners {
+		add(mesh.ListenerSpec{Network: "udp", Address: net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port)), Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers})
+	}
+	for _, l := range cfg.UnixListeners {
+		add(mesh.ListenerSpec{Network: "unix", Address: l.Filename, Perm: l.Permissions, Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers})
+	}
+	return out
+}
+
+// linkPeers lists a configuration's link peers the same way.
+func linkPeers(cfg *Config) map[string]mesh.PeerSpec {
+	out := map[string]mesh.PeerSpec{}
+	add := func(spec mesh.PeerSpec) { out[fmt.Sprintf("%+v", spec)] = spec }
+	for _, p := range cfg.TCPPeers {
+		add(mesh.PeerSpec{Network: "tcp", Address: p.Address, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
+	}
+	for _, p := range cfg.UDPPeers {
+		add(mesh.PeerSpec{Network: "udp", Address: p.Address, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
+	}
+	for _, p := range cfg.UnixPeers {
+		add(mesh.PeerSpec{Network: "unix", Address: p.Filename, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
+	}
+	return out
+}
+
+// openListeners opens the link listeners of cfg not open yet. If one
+// fails, those it opened are closed again.
+func (r *runningNode) openListeners(cfg *Config) error {
+	var opened []string
+	for k, item := range linkListeners(cfg) {
+		if _, ok := r.listeners[k]; ok {
+			continue
+		}
+		addr, err := r.mesh.AddListener(item.spec)
+		if err != nil {
+			for _, o := range opened {
+				r.mesh.RemoveListener(r.listeners[o])
+				delete(r.listeners, o)
+			}
+			return fmt.Errorf("%s: %w", item.label, err)
+		}
+		r.listeners[k] = addr
+		opened = append(opened, k)
+	}
+	return nil
+}
+
+// closeListeners closes the open link listeners that cfg does not have.
+func (r *runningNode) closeListeners(cfg *Config) {
+	want := linkListeners(cfg)
+	for k, addr := range r.listeners {
+		if _, ok := want[k]; !ok {
+			r.mesh.RemoveListener(addr)
+			delete(r.listeners, k)
+		}
+	}
+}
+
+// applyLinks makes the dialed peers those of cfg: removed (or changed)
+// ones first, so that a changed entry is dialed anew.
+func (r *runningNode) applyLinks(cfg *Config) {
+	want := linkPeers(cfg)
+	for k, spec := range r.peers {
+		if _, ok := want[k]; !ok {
+			r.mesh.RemovePeer(spec.Network, spec.Address)
+			delete(r.peers, k)
+		}
+	}
+	for k, spec := range want {
+		if _, ok := r.peers[k]; !ok {
+			r.mesh.AddPeer(spec)
+			r.peers[k] = spec
+		}
+	}
+}
