@@ -73,6 +73,7 @@ func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args 
 		"jsonpath": cmdJSONPath,
 		"netns":    cmdNetns,
 		"relay":    cmdRelay,
+		"udprelay": cmdUDPRelay,
 		// work units: cmd_work_test.go, cmd_worksign_test.go, cmd_data_test.go
 		"worksubmit":  cmdWorksubmit,
 		"workresults": cmdWorkresults,
