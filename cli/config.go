@@ -34,6 +34,8 @@ type Config struct {
 	WorkVerification []WorkVerificationEntry
 	WorkKubernetes   []WorkKubernetesEntry // accepted; that work type is listed as unavailable
 	Proxies          []ProxyEntry          // tcp-server, tcp-client, udp-server, udp-client, unix-socket-server, unix-socket-client
+	TLSServers       []TLSServerEntry      // tls-server: read at start (cli/tls.go)
+	TLSClients       []TLSClientEntry      // tls-client
 	// NotYetSupported holds one human-readable line per accepted entry or key that a later
 	// release implements, e.g. `node1.yaml: entry 7 (work-signing): not supported yet, ignored`.
 	// The node logs each at warning level at start. Never silently ignore anything.
@@ -57,7 +59,7 @@ type ListenerEntry struct {
 	Cost         float64            // default 1.0, must be > 0
 	NodeCost     map[string]float64 // each > 0
 	AllowedPeers []string           // nil = anyone
-	TLS          string             // name of a tls-server; reported not yet supported
+	TLS          string             // name of a tls-server (checked to exist); ignored: links are always TLS 1.3
 }
 
 // PeerEntry is a `tcp-peer` entry.
@@ -66,7 +68,7 @@ type PeerEntry struct {
 	Cost         float64 // default 1.0, > 0
 	Redial       bool    // default true
 	AllowedPeers []string
-	TLS          string // reported not yet supported
+	TLS          string // name of a tls-client (checked to exist); ignored
 }
 
 // UnixListenerEntry is a `unix-listener` entry (meshd extension: a link over
@@ -93,8 +95,8 @@ type ControlServiceEntry struct {
 	Filename    string      // unix socket path, optional
 	Permissions os.FileMode // default 0600
 	TCPListen   string      // "port" or "host:port", optional
-	TLS         string      // reported not yet supported
-	TCPTLS      string      // reported not yet supported
+	TLS         string      // tls-server name (checked to exist); ignored: the mesh service rides TLS 1.3 links
+	TCPTLS      string      // tls-server name: TLS on the tcplisten port
 }
 
 // WorkCommandEntry is a `work-command` entry.

@@ -18,6 +18,10 @@ type decoder struct {
 	tcpAddrs  map[string]*rawEntry // bindaddr:port of listeners (non-zero port)
 	sockets   map[string]*rawEntry // Unix socket paths we listen on
 	workTypes map[string]*rawEntry
+	// tls-server and tls-client entries by name, and the keys naming them.
+	tlsServers map[string]*rawEntry
+	tlsClients map[string]*rawEntry
+	tlsRefs    []tlsRef
 }
 
 type entryKind struct {
@@ -51,9 +55,8 @@ func init() { // a var initializer would form a cycle through decodeEntry
 	}
 	entryKinds["udp-listener"] = entryKind{decode: (*decoder).udpListener, bareKey: "port"}
 	entryKinds["udp-peer"] = entryKind{decode: (*decoder).udpPeer, bareKey: "address"}
-	for _, name := range []string{"tls-server", "tls-client"} {
-		entryKinds[name] = lenient
-	}
+	entryKinds["tls-server"] = entryKind{decode: (*decoder).tlsServer}
+	entryKinds["tls-client"] = entryKind{decode: (*decoder).tlsClient}
 }
 
 // refusedEntries are receptor entries meshd does not accept, with the reason.
@@ -84,6 +87,9 @@ func buildConfig(entries []*rawEntry) (*Config, error) {
 		tcpAddrs:  map[string]*rawEntry{},
 		sockets:   map[string]*rawEntry{},
 		workTypes: map[string]*rawEntry{},
+
+		tlsServers: map[string]*rawEntry{},
+		tlsClients: map[string]*rawEntry{},
 	}
 	for _, e := range entries {
 		if err := d.decodeEntry(e); err != nil {
@@ -296,6 +302,7 @@ func (d *decoder) ipListener(e *rawEntry, withTLS bool) (ListenerEntry, error) {
 	if err == nil {
 		err = required(e, given, "port")
 	}
+	d.refTLS(e, "tls", "tls-server", l.TLS)
 	return l, err
 }
 
@@ -334,6 +341,7 @@ func (d *decoder) ipPeer(e *rawEntry, withTLS bool) (PeerEntry, error) {
 	if err == nil {
 		err = required(e, given, "address")
 	}
+	d.refTLS(e, "tls", "tls-client", p.TLS)
 	return p, err
 }
 
@@ -392,10 +400,10 @@ func (d *decoder) controlService(e *rawEntry) error {
 	if err != nil {
 		return err
 	}
-	if c.TCPTLS != "" && c.TCPListen != "" {
-		// Serving in plain text what the file asks to protect with TLS
-		// would be worse than not starting.
-		return e.errorf("tcptls", "TLS on the tcplisten control port is not supported yet; remove tcplisten or tcptls")
+	d.refTLS(e, "tls", "tls-server", c.TLS)
+	d.refTLS(e, "tcptls", "tls-server", c.TCPTLS)
+	if c.TCPTLS != "" && c.TCPListen == "" {
+		d.note(e, "tcptls", "has no effect without tcplisten, ignored")
 	}
 	if first := d.services[c.Service]; first != nil {
 		return e.errorf("service", "service %q is already used by %s", c.Service, first.where())
@@ -518,6 +526,9 @@ func (d *decoder) claimWorkType(e *rawEntry, wt string) error {
 // finish fills in defaults that depend on the whole configuration.
 func (d *decoder) finish() error {
 	c := d.cfg
+	if err := d.checkTLSRefs(); err != nil {
+		return err
+	}
 	if c.LogLevel == "" {
 		c.LogLevel = defaultLogLevel
 	}

@@ -25,6 +25,8 @@ type ProxyEntry struct {
 	RemoteService string      // *-server
 	Service       string      // *-client: the mesh service to register
 	Address       string      // tcp-client, udp-client: host:port to dial
+	TLSServer     string      // tcp-server: tls-server name; TLS on the listening port
+	TLSClient     string      // tcp-client: tls-client name; TLS to Address
 }
 
 // Server reports whether the entry listens locally (a *-server entry).
@@ -38,12 +40,12 @@ const noteMeshTLS = noteIgnored + " (the proxy's mesh streams are carried by mes
 
 func (d *decoder) tcpServer(e *rawEntry) error {
 	p := ProxyEntry{Kind: e.name, Where: e.where(), BindAddr: "0.0.0.0"}
-	var tlsServer string
+	var meshTLS string
 	fields := append(serverFields(&p),
 		field{key: "port", set: func(v value) (err error) { p.Port, err = v.port(0); return }},
 		field{key: "bindaddr", set: func(v value) (err error) { p.BindAddr, err = v.str(); return }},
-		field{key: "tlsserver", set: func(v value) (err error) { tlsServer, err = v.str(); return }},
-		field{key: "tlsclient", set: func(v value) error { _, err := v.str(); return err }, note: noteMeshTLS},
+		field{key: "tlsserver", set: func(v value) (err error) { p.TLSServer, err = v.str(); return }},
+		field{key: "tlsclient", set: func(v value) (err error) { meshTLS, err = v.str(); return }, note: noteMeshTLS},
 	)
 	given, err := d.apply(e, fields)
 	if err == nil {
@@ -52,11 +54,8 @@ func (d *decoder) tcpServer(e *rawEntry) error {
 	if err != nil {
 		return err
 	}
-	if tlsServer != "" {
-		// Serving in plain text what the file asks to protect would be
-		// worse than not starting.
-		return e.errorf("tlsserver", "TLS on a tcp-server port is not supported yet (it needs tls-server entries); remove tlsserver")
-	}
+	d.refTLS(e, "tlsserver", "tls-server", p.TLSServer)
+	d.refTLS(e, "tlsclient", "tls-client", meshTLS)
 	if p.Port != 0 {
 		if err := d.claimTCP(e, "port", net.JoinHostPort(p.BindAddr, strconv.Itoa(p.Port))); err != nil {
 			return err
@@ -68,11 +67,11 @@ func (d *decoder) tcpServer(e *rawEntry) error {
 
 func (d *decoder) tcpClient(e *rawEntry) error {
 	p := ProxyEntry{Kind: e.name, Where: e.where()}
-	var tlsClient string
+	var meshTLS string
 	fields := append(clientFields(&p),
 		field{key: "address", set: func(v value) (err error) { p.Address, err = v.dialAddress(); return }},
-		field{key: "tlsclient", set: func(v value) (err error) { tlsClient, err = v.str(); return }},
-		field{key: "tlsserver", set: func(v value) error { _, err := v.str(); return err }, note: noteMeshTLS},
+		field{key: "tlsclient", set: func(v value) (err error) { p.TLSClient, err = v.str(); return }},
+		field{key: "tlsserver", set: func(v value) (err error) { meshTLS, err = v.str(); return }, note: noteMeshTLS},
 	)
 	given, err := d.apply(e, fields)
 	if err == nil {
@@ -81,9 +80,8 @@ func (d *decoder) tcpClient(e *rawEntry) error {
 	if err != nil {
 		return err
 	}
-	if tlsClient != "" {
-		return e.errorf("tlsclient", "TLS to a tcp-client address is not supported yet (it needs tls-client entries); remove tlsclient")
-	}
+	d.refTLS(e, "tlsclient", "tls-client", p.TLSClient)
+	d.refTLS(e, "tlsserver", "tls-server", meshTLS)
 	return d.addClientProxy(e, p)
 }
 
@@ -121,12 +119,14 @@ func (d *decoder) udpClient(e *rawEntry) error {
 
 func (d *decoder) unixSocketServer(e *rawEntry) error {
 	p := ProxyEntry{Kind: e.name, Where: e.where(), Permissions: defaultSockPerms}
+	var meshTLS string
 	fields := append(serverFields(&p),
 		field{key: "filename", set: func(v value) (err error) { p.Filename, err = v.socketPath(); return }},
 		field{key: "permissions", set: func(v value) (err error) { p.Permissions, err = v.fileMode(); return }},
-		field{key: "tls", set: func(v value) error { _, err := v.str(); return err }, note: noteMeshTLS},
+		field{key: "tls", set: func(v value) (err error) { meshTLS, err = v.str(); return }, note: noteMeshTLS},
 	)
 	given, err := d.apply(e, fields)
+	d.refTLS(e, "tls", "tls-client", meshTLS)
 	if err == nil {
 		err = required(e, given, "filename", "remotenode", "remoteservice")
 	}
@@ -142,11 +142,13 @@ func (d *decoder) unixSocketServer(e *rawEntry) error {
 
 func (d *decoder) unixSocketClient(e *rawEntry) error {
 	p := ProxyEntry{Kind: e.name, Where: e.where()}
+	var meshTLS string
 	fields := append(clientFields(&p),
 		field{key: "filename", set: func(v value) (err error) { p.Filename, err = v.socketPath(); return }},
-		field{key: "tls", set: func(v value) error { _, err := v.str(); return err }, note: noteMeshTLS},
+		field{key: "tls", set: func(v value) (err error) { meshTLS, err = v.str(); return }, note: noteMeshTLS},
 	)
 	given, err := d.apply(e, fields)
+	d.refTLS(e, "tls", "tls-server", meshTLS)
 	if err == nil {
 		err = required(e, given, "service", "filename")
 	}

@@ -22,6 +22,10 @@ func TestProxyEntries(t *testing.T) {
 - udp-client: {service: dns, address: '127.0.0.1:53'}
 - unix-socket-server: {filename: /tmp/p.sock, permissions: 0660, remotenode: n2, remoteservice: web}
 - unix-socket-client: {service: usock, filename: /run/app.sock}
+- tls-server: {name: srv, cert: a.crt, key: a.key}
+- tls-client: {name: srv}
+- tcp-server: {port: 8443, remotenode: n2, remoteservice: web, tlsserver: srv}
+- tcp-client: {service: web2, address: 'db.example.com:5433', tlsclient: srv}
 `
 	c, err := ParseConfig("p.yaml", []byte(yaml))
 	if err != nil {
@@ -34,6 +38,8 @@ func TestProxyEntries(t *testing.T) {
 		{Kind: "udp-client", Where: "p.yaml: entry 5 (udp-client)", Service: "dns", Address: "127.0.0.1:53"},
 		{Kind: "unix-socket-server", Where: "p.yaml: entry 6 (unix-socket-server)", Filename: "/tmp/p.sock", Permissions: os.FileMode(0o660), RemoteNode: "n2", RemoteService: "web"},
 		{Kind: "unix-socket-client", Where: "p.yaml: entry 7 (unix-socket-client)", Service: "usock", Filename: "/run/app.sock"},
+		{Kind: "tcp-server", Where: "p.yaml: entry 10 (tcp-server)", BindAddr: "0.0.0.0", Port: 8443, RemoteNode: "n2", RemoteService: "web", TLSServer: "srv"},
+		{Kind: "tcp-client", Where: "p.yaml: entry 11 (tcp-client)", Service: "web2", Address: "db.example.com:5433", TLSClient: "srv"},
 	}
 	if !reflect.DeepEqual(c.Proxies, want) {
 		t.Fatalf("got %+v\nwant %+v", c.Proxies, want)
@@ -59,8 +65,9 @@ func TestProxyEntryErrors(t *testing.T) {
 		{"tcp-server without remotenode", "- tcp-server: {port: 1, remoteservice: s}", `entry 1 (tcp-server): key "remotenode": is required`},
 		{"tcp-server without port", "- tcp-server: {remotenode: n2, remoteservice: s}", `key "port": is required`},
 		{"tcp-server bad port", "- tcp-server: {port: 70000, remotenode: n2, remoteservice: s}", `key "port"`},
-		{"tcp-server tlsserver", "- tcp-server: {port: 1, remotenode: n2, remoteservice: s, tlsserver: srv}", `key "tlsserver": TLS on a tcp-server port is not supported yet`},
-		{"tcp-client tlsclient", "- tcp-client: {service: s, address: 'h:1', tlsclient: cli}", `key "tlsclient": TLS to a tcp-client address is not supported yet`},
+		{"tcp-server tlsserver undefined", "- tcp-server: {port: 1, remotenode: n2, remoteservice: s, tlsserver: srv}", `key "tlsserver": no tls-server entry is named "srv"`},
+		{"tcp-server tlsserver is a client", "- tls-client: {name: c}\n- tcp-server: {port: 1, remotenode: n2, remoteservice: s, tlsserver: c}", `entry 2 (tcp-server): key "tlsserver": needs a tls-server, but "c" is a tls-client (p.yaml: entry 1 (tls-client))`},
+		{"tcp-client tlsclient undefined", "- tcp-client: {service: s, address: 'h:1', tlsclient: cli}", `key "tlsclient": no tls-client entry is named "cli"`},
 		{"tcp-client bad address", "- tcp-client: {service: s, address: nowhere}", `key "address": "nowhere" is not host:port`},
 		{"tcp-client unknown key", "- tcp-client: {service: s, address: 'h:1', tls: x}", `key "tls": unknown key (known: service, address, tlsclient, tlsserver)`},
 		{"service name too long", "- udp-client: {service: abcdefghi, address: 'h:1'}", `key "service": service name "abcdefghi" is longer than 8 bytes`},

@@ -121,7 +121,6 @@ func TestTestdataConfigs(t *testing.T) {
 			for _, sub := range []string{
 				`entry 6 (work-kubernetes): Kubernetes work is not supported yet: work type "kubernetes-runtime-auth" will be listed as unavailable`,
 				`entry 7 (work-kubernetes)`,
-				`entry 8 (tls-client): not supported yet, ignored`,
 				`entry 10 (tcp-peer): key "tls": not supported yet`,
 			} {
 				if notesContaining(c, sub) != 1 {
@@ -131,8 +130,11 @@ func TestTestdataConfigs(t *testing.T) {
 			if want := (&WorkSigningEntry{PrivateKey: "/etc/receptor/work_private_key.pem", TokenExpiration: time.Minute, Where: c.WorkSigning.Where}); !reflect.DeepEqual(c.WorkSigning, want) {
 				t.Errorf("work-signing: %+v", c.WorkSigning)
 			}
-			if len(c.NotYetSupported) != 4 {
+			if len(c.NotYetSupported) != 3 {
 				t.Errorf("%d notes: %q", len(c.NotYetSupported), c.NotYetSupported)
+			}
+			if len(c.TLSClients) != 1 || c.TLSClients[0].Name != "tlsclient" || c.TLSClients[0].RootCAs != "/etc/receptor/tls/ca/mesh-CA.crt" {
+				t.Errorf("tls-client: %+v", c.TLSClients)
 			}
 		}},
 		{"awx-vm-execution.yaml", func(t *testing.T, c *Config) {
@@ -155,8 +157,18 @@ func TestTestdataConfigs(t *testing.T) {
 			if len(c.WorkVerification) != 1 || c.WorkVerification[0].PublicKey == "" {
 				t.Errorf("work-verification: %+v", c.WorkVerification)
 			}
-			for _, sub := range []string{"(tls-server): not supported yet", "(tls-client): not supported yet",
-				`(control-service): key "tls"`, `(tcp-listener): key "tls"`, `(tcp-peer): key "tls"`} {
+			if want := []TLSServerEntry{{Name: "tls_server", Cert: "/etc/receptor/tls/exec1.example.com.crt", Key: "/etc/receptor/tls/exec1.example.com.key",
+				ClientCAs: "/etc/receptor/tls/ca/mesh-CA.crt", RequireClientCert: true, Where: c.TLSServers[0].Where}}; !reflect.DeepEqual(c.TLSServers, want) {
+				t.Errorf("tls-server: %+v", c.TLSServers)
+			}
+			if want := []TLSClientEntry{{Name: "tls_client", Cert: "/etc/receptor/tls/exec1.example.com.crt", Key: "/etc/receptor/tls/exec1.example.com.key",
+				RootCAs: "/etc/receptor/tls/ca/mesh-CA.crt", Where: c.TLSClients[0].Where}}; !reflect.DeepEqual(c.TLSClients, want) {
+				t.Errorf("tls-client: %+v", c.TLSClients)
+			}
+			if notesContaining(c, "(tls-") != 0 {
+				t.Errorf("TLS entries reported as not supported: %q", c.NotYetSupported)
+			}
+			for _, sub := range []string{`(control-service): key "tls"`, `(tcp-listener): key "tls"`, `(tcp-peer): key "tls"`} {
 				if notesContaining(c, sub) != 1 {
 					t.Errorf("no note %q in %q", sub, c.NotYetSupported)
 				}
@@ -283,8 +295,14 @@ func TestScalarForms(t *testing.T) {
 			return reflect.DeepEqual(c.UnixListeners, []UnixListenerEntry{{Filename: "/tmp/l.sock", Permissions: 0o600, Cost: 1}})
 		}},
 		{"tcplisten port only", "- control-service: {service: c2, tcplisten: 2299}", func(c *Config) bool { return c.ControlServices[0].TCPListen == "2299" }},
-		{"tcptls without tcplisten kept", "- control-service: {filename: /tmp/c.sock, tcptls: srv}", func(c *Config) bool {
-			return c.ControlServices[0].TCPTLS == "srv"
+		{"tcptls without tcplisten kept", "- control-service: {filename: /tmp/c.sock, tcptls: srv}\n- tls-server: {name: srv, cert: a.crt, key: a.key}", func(c *Config) bool {
+			return c.ControlServices[0].TCPTLS == "srv" && notesContaining(c, `key "tcptls": has no effect without tcplisten`) == 1
+		}},
+		{"tcptls on tcplisten", "- tls-server: {name: srv, cert: a.crt, key: a.key, mintls13: true, pinnedclientcert: ['AB:CD:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD']}\n- control-service: {tcplisten: 2299, tcptls: srv}", func(c *Config) bool {
+			return c.ControlServices[0].TCPTLS == "srv" && c.TLSServers[0].MinTLS13 && len(c.TLSServers[0].PinnedClientCert) == 1 && len(c.NotYetSupported) == 0
+		}},
+		{"tls-client without cert", "- tls-client: {name: c, insecureskipverify: true, pinnedservercert: [" + strings.Repeat("ab", 32) + "]}", func(c *Config) bool {
+			return c.TLSClients[0].InsecureSkipVerify && c.TLSClients[0].Cert == "" && len(c.NotYetSupported) == 0
 		}},
 		{"null key is unset", "- tcp-listener: {port: 1, tls: , cost: ~}", func(c *Config) bool {
 			return c.TCPListeners[0].Cost == 1 && c.TCPListeners[0].TLS == "" && len(c.NotYetSupported) == 0
@@ -297,9 +315,9 @@ func TestScalarForms(t *testing.T) {
 		{"firewall regexp and case", "- node: {id: n1, firewallrules: [{Action: DROP, FromNode: '/(?i)bad.*/', toservice: ctl}]}", func(c *Config) bool {
 			return reflect.DeepEqual(c.Node.FirewallRules, []map[string]string{{"action": "drop", "fromnode": "/(?i)bad.*/", "toservice": "ctl"}})
 		}},
-		{"lenient entries", "- tls-server: {name: a}\n- trace",
+		{"lenient entries", "- trace",
 			func(c *Config) bool {
-				return len(c.NotYetSupported) == 2 && notesContaining(c, "not supported yet, ignored") == 2
+				return len(c.NotYetSupported) == 1 && notesContaining(c, "not supported yet, ignored") == 1
 			}},
 		{"udp links", "- udp-listener: 2222\n- udp-listener: {port: 2223, bindaddr: 127.0.0.1, cost: 2, allowedpeers: [n2]}\n- udp-peer: {address: 'h:1', redial: false}\n- tcp-listener: 2222",
 			func(c *Config) bool {
@@ -356,7 +374,18 @@ func TestParseConfigErrors(t *testing.T) {
 		{"entry name not a word", "- {[a]: b}\n", []string{"bad.yaml: entry 1: the entry name must be a plain word"}},
 		{"key not a word", "- node: {[a]: b}\n", []string{"bad.yaml: entry 1 (node): keys must be plain words"}},
 		{"unknown entry", "- node: n1\n- tcp-lisener: {port: 1}\n", []string{"bad.yaml: entry 2 (tcp-lisener): unknown entry (line 2)"}},
-		{"tcptls on tcplisten", "- control-service: {tcplisten: 2299, tcptls: srv}", []string{`bad.yaml: entry 1 (control-service): key "tcptls": TLS on the tcplisten control port is not supported yet`}},
+		{"tcptls undefined", "- control-service: {tcplisten: 2299, tcptls: srv}", []string{`bad.yaml: entry 1 (control-service): key "tcptls": no tls-server entry is named "srv"`}},
+		{"tcptls names a tls-client", "- tls-client: {name: c}\n- control-service: {tcplisten: 2299, tcptls: c}", []string{`bad.yaml: entry 2 (control-service): key "tcptls": needs a tls-server, but "c" is a tls-client (bad.yaml: entry 1 (tls-client))`}},
+		{"peer tls undefined", "- tcp-peer: {address: 'h:1', tls: nope}", []string{`bad.yaml: entry 1 (tcp-peer): key "tls": no tls-client entry is named "nope"`}},
+		{"listener tls undefined", "- tcp-listener: {port: 1, tls: nope}", []string{`bad.yaml: entry 1 (tcp-listener): key "tls": no tls-server entry is named "nope"`}},
+		{"tls-server without name", "- tls-server: {cert: a, key: b}", []string{`bad.yaml: entry 1 (tls-server): key "name": is required`}},
+		{"tls-server without key", "- tls-server: {name: s, cert: a}", []string{`bad.yaml: entry 1 (tls-server): key "key": is required`}},
+		{"tls-server name twice", "- tls-server: {name: s, cert: a, key: b}\n- tls-server: {name: s, cert: a, key: b}", []string{`bad.yaml: entry 2 (tls-server): key "name": tls-server "s" is already defined by bad.yaml: entry 1 (tls-server)`}},
+		{"tls-client cert without key", "- tls-client: {name: c, cert: a}", []string{`bad.yaml: entry 1 (tls-client): key "key": is required with cert`}},
+		{"tls-client key without cert", "- tls-client: {name: c, key: a}", []string{`bad.yaml: entry 1 (tls-client): key "cert": is required with key`}},
+		{"tls-client bad pin", "- tls-client: {name: c, pinnedservercert: [zz]}", []string{`bad.yaml: entry 1 (tls-client): key "pinnedservercert": fingerprint "zz" is not hex`}},
+		{"tls-server short pin", "- tls-server: {name: s, cert: a, key: b, pinnedclientcert: abcd}", []string{`key "pinnedclientcert": fingerprint "abcd" is 2 bytes`}},
+		{"tls-client unknown key", "- tls-client: {name: c, clientcas: x}", []string{`bad.yaml: entry 1 (tls-client): key "clientcas": unknown key`}},
 		{"unknown key", "- tcp-listener: {port: 1, prot: 2}", []string{`bad.yaml: entry 1 (tcp-listener): key "prot": unknown key (known: bindaddr, port, cost, nodecost, allowedpeers, tls)`}},
 		{"duplicate key", "- tcp-listener: {port: 1, Port: 2}", []string{`bad.yaml: entry 1 (tcp-listener): key "Port": given twice`}},
 		{"ws-listener", "- node: n1\n- ws-listener: {port: 443}", []string{"bad.yaml: entry 2 (ws-listener): websocket links are not supported; use tcp-listener (meshd links are always TLS 1.3)"}},
@@ -369,6 +398,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"command-service", "- command-service: {}", []string{"bad.yaml: entry 1 (command-service): is not supported by meshd"}},
 		{"bash-completion", "- bash-completion", []string{"bad.yaml: entry 1 (bash-completion): is not supported by meshd"}},
 		{"lenient entry with list", "- tls-server: [a]", []string{"bad.yaml: entry 1 (tls-server): expected a map of keys, got a list"}},
+		{"proxy tlsserver undefined", "- tcp-server: {port: 1, remotenode: n2, remoteservice: s, tlsserver: srv}", []string{`bad.yaml: entry 1 (tcp-server): key "tlsserver": no tls-server entry is named "srv"`}},
+		{"proxy tlsclient undefined", "- tcp-client: {service: s, address: 'h:1', tlsclient: cli}", []string{`bad.yaml: entry 1 (tcp-client): key "tlsclient": no tls-client entry is named "cli"`}},
+		{"unix proxy tls undefined", "- unix-socket-client: {service: s, filename: /tmp/x, tls: srv}", []string{`bad.yaml: entry 1 (unix-socket-client): key "tls": no tls-server entry is named "srv"`}},
 
 		// node
 		{"two nodes", "- node: n1\n- node: n2", []string{"bad.yaml: entry 2 (node): only one node entry is allowed (the first is bad.yaml: entry 1 (node))"}},
@@ -579,6 +611,15 @@ func stripSources(c *Config) []string {
 	for i := range c.WorkVerification {
 		c.WorkVerification[i].Where = ""
 	}
+	for i := range c.TLSServers {
+		c.TLSServers[i].Where = ""
+	}
+	for i := range c.TLSClients {
+		c.TLSClients[i].Where = ""
+	}
+	for i := range c.Proxies {
+		c.Proxies[i].Where = ""
+	}
 	return out
 }
 
@@ -615,6 +656,7 @@ func TestFlagsEqualYAML(t *testing.T) {
 - work-command: {worktype: wt, command: /bin/echo, params: hello, allowruntimeparams: yes, verifysignature: true}
 - work-kubernetes: {worktype: kube, authmethod: incluster, allowruntimepod: true}
 - tls-server: {name: srv, cert: a.crt, key: a.key}
+- tls-client: {name: cli, rootcas: ca.crt, pinnedservercert: ['`+strings.Repeat("AB:", 31)+`AB', `+strings.Repeat("cd", 32)+`], mintls13: true}
 - work-signing: {privatekey: k.pem, tokenexpiration: 1m}
 - work-verification: {publickey: k.pub}
 `,
@@ -629,7 +671,7 @@ func TestFlagsEqualYAML(t *testing.T) {
 				"--control-service service=ctltcp tcplisten=127.0.0.1:27411 " +
 				"--work-command worktype=wt command=/bin/echo params=hello allowruntimeparams=yes verifysignature=true " +
 				"--work-kubernetes worktype=kube authmethod=incluster allowruntimepod=true " +
-				"--tls-server name=srv cert=a.crt key=a.key --work-signing privatekey=k.pem tokenexpiration=1m --work-verification publickey=k.pub"},
+				"--tls-server name=srv cert=a.crt key=a.key --tls-client name=cli rootcas=ca.crt pinnedservercert=" + strings.Repeat("AB:", 31) + "AB," + strings.Repeat("cd", 32) + " mintls13=true --work-signing privatekey=k.pem tokenexpiration=1m --work-verification publickey=k.pub"},
 		{"bare values", "- node: n1\n- log-level: warning\n- tcp-listener: 2222\n- tcp-peer: 'h:1'\n- unix-listener: /tmp/x\n- unix-peer: /tmp/y\n",
 			"--node n1 --log-level=warning --tcp-listener 2222 --tcp-peer=h:1 --unix-listener /tmp/x --unix-peer filename=/tmp/y"},
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -14,10 +15,10 @@ import (
 // started first (if one fails, those are closed again and nothing has
 // changed), then the ones no longer configured are closed. An error names
 // the entry. At start r.proxies is empty, so every entry starts.
-func (r *runningNode) applyProxies(entries []ProxyEntry) error {
+func (r *runningNode) applyProxies(cfg *Config) error {
 	want := map[string]ProxyEntry{}
-	for _, e := range entries {
-		want[proxyKey(e)] = e
+	for _, e := range cfg.Proxies {
+		want[proxyKey(cfg, e)] = e
 	}
 	var started []string
 	for k, e := range want {
@@ -25,7 +26,7 @@ func (r *runningNode) applyProxies(entries []ProxyEntry) error {
 			continue
 		}
 		log := r.log.With("proxy", e.Kind)
-		closer, addr, err := startProxy(r.mesh, e, proxy.Options{Logger: log})
+		closer, addr, err := startProxy(r.mesh, cfg, e, proxy.Options{Logger: log})
 		if err != nil {
 			for _, s := range started {
 				r.proxies[s].Close()
@@ -50,23 +51,43 @@ func (r *runningNode) applyProxies(entries []ProxyEntry) error {
 	return nil
 }
 
-// proxyKey identifies a proxy entry by all its settings, not by where it
-// was written.
-func proxyKey(e ProxyEntry) string {
+// proxyKey identifies a proxy entry by all its settings, including those
+// of the TLS entries it uses, not by where it was written.
+func proxyKey(cfg *Config, e ProxyEntry) string {
 	e.Where = ""
-	return fmt.Sprintf("%+v", e)
+	var srv TLSServerEntry
+	var cli TLSClientEntry
+	if t := cfg.tlsServerByName(e.TLSServer); t != nil {
+		srv = *t
+		srv.Where = ""
+	}
+	if t := cfg.tlsClientByName(e.TLSClient); t != nil {
+		cli = *t
+		cli.Where = ""
+	}
+	return fmt.Sprintf("%+v %+v %+v", e, srv, cli)
 }
 
 type closer interface{ Close() error }
 
 // startProxy starts one proxy and returns it with its local address.
-func startProxy(m *mesh.Node, e ProxyEntry, o proxy.Options) (closer, string, error) {
+func startProxy(m *mesh.Node, cfg *Config, e ProxyEntry, o proxy.Options) (closer, string, error) {
 	hostPort := net.JoinHostPort(e.BindAddr, strconv.Itoa(e.Port))
 	switch e.Kind {
 	case "tcp-server":
+		var tc *tls.Config
+		if e.TLSServer != "" {
+			var err error
+			if tc, err = serverTLSConfig(cfg.tlsServerByName(e.TLSServer)); err != nil {
+				return nil, "", fmt.Errorf("key \"tlsserver\": %w", err)
+			}
+		}
 		ln, err := net.Listen("tcp", hostPort)
 		if err != nil {
 			return nil, "", fmt.Errorf("key \"port\": %w", err)
+		}
+		if tc != nil {
+			ln = tls.NewListener(ln, tc)
 		}
 		return proxy.NewInbound(m, ln, e.RemoteNode, e.RemoteService, o), ln.Addr().String(), nil
 	case "unix-socket-server":
@@ -86,6 +107,13 @@ func startProxy(m *mesh.Node, e ProxyEntry, o proxy.Options) (closer, string, er
 		}
 		return proxy.NewUDPInbound(m, uc, e.RemoteNode, e.RemoteService, o), uc.LocalAddr().String(), nil
 	case "tcp-client":
+		if e.TLSClient != "" {
+			tc, err := clientTLSConfig(cfg.tlsClientByName(e.TLSClient), e.Address)
+			if err != nil {
+				return nil, "", fmt.Errorf("key \"tlsclient\": %w", err)
+			}
+			o.TLS = tc
+		}
 		ad := proxyAdvert(mesh.ConnTypeStream, "TCP Proxy", "address", e.Address)
 		p, err := proxy.NewOutbound(m, e.Service, ad, "tcp", e.Address, o)
 		if err != nil {

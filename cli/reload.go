@@ -44,6 +44,9 @@ func (r *runningNode) reload() error {
 	if err != nil {
 		return fmt.Errorf("node: firewallrules: %w", err)
 	}
+	if err := checkTLSEntries(cfg); err != nil {
+		return err
+	}
 	if err := r.work.SetTypes(workTypes(cfg)); err != nil {
 		return err
 	}
@@ -52,7 +55,7 @@ func (r *runningNode) reload() error {
 		r.work.SetTypes(workTypes(r.cfg))
 		return err
 	}
-	if err := r.applyProxies(cfg.Proxies); err != nil {
+	if err := r.applyProxies(cfg); err != nil {
 		r.closeListeners(r.cfg)
 		r.work.SetTypes(workTypes(r.cfg))
 		return err
@@ -83,6 +86,7 @@ func unreloadable(old, cfg *Config) error {
 		{"log-level", old.LogLevel, cfg.LogLevel},
 		{"local-only", old.LocalOnly, cfg.LocalOnly},
 		{"control-service entries", old.ControlServices, cfg.ControlServices},
+		{"the tls-server entries of control services", controlTLS(old), controlTLS(cfg)},
 		{"work-signing", stripWhere(old.WorkSigning), stripWhere(cfg.WorkSigning)},
 		{"work-verification entries", verifyKeys(old), verifyKeys(cfg)},
 		{"work-kubernetes entries", old.WorkKubernetes, cfg.WorkKubernetes},
@@ -204,4 +208,18 @@ func (r *runningNode) applyLinks(cfg *Config) {
 			r.peers[k] = spec
 		}
 	}
+}
+
+// controlTLS lists the tls-server entries control services use (without
+// their place in the file).
+func controlTLS(cfg *Config) []TLSServerEntry {
+	var out []TLSServerEntry
+	for _, cs := range cfg.ControlServices {
+		if t := cfg.tlsServerByName(cs.TCPTLS); t != nil {
+			c := *t
+			c.Where = ""
+			out = append(out, c)
+		}
+	}
+	return out
 }

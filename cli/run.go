@@ -2,6 +2,7 @@ package cli
 
 import (
 	"crypto/ed25519"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -128,6 +129,9 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: firewallrules: %w", err)
 	}
+	if err := checkTLSEntries(cfg); err != nil {
+		return nil, err
+	}
 	m, err := mesh.New(mesh.Config{
 		NodeID: cfg.Node.ID, Key: key, Trust: trust, Logger: logger,
 		IdleTimeout: cfg.Node.MaxIdleConnectionTimeout, FirewallRules: firewall,
@@ -145,11 +149,11 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 		return nil, err
 	}
 	r.ctl.Register("work", ctlsock.WorkHandler(r.work))
-	if err := r.startControl(cfg.ControlServices, workAds(cfg)); err != nil {
+	if err := r.startControl(cfg, workAds(cfg)); err != nil {
 		r.Close()
 		return nil, err
 	}
-	if err := r.applyProxies(cfg.Proxies); err != nil {
+	if err := r.applyProxies(cfg); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -179,8 +183,8 @@ func loadIdentity(cfg *Config, logger *slog.Logger) (ed25519.PrivateKey, error) 
 
 // startControl opens every control-service entry: on the mesh as a
 // service, and on its Unix socket and TCP port if configured.
-func (r *runningNode) startControl(entries []ControlServiceEntry, works []mesh.WorkCommand) error {
-	for i, cs := range entries {
+func (r *runningNode) startControl(cfg *Config, works []mesh.WorkCommand) error {
+	for i, cs := range cfg.ControlServices {
 		where := fmt.Sprintf("control-service %d (%s)", i+1, cs.Service)
 		ad := controlAdvert(works)
 		ml, err := r.mesh.ListenStream(cs.Service, ad)
@@ -196,9 +200,18 @@ func (r *runningNode) startControl(entries []ControlServiceEntry, works []mesh.W
 			r.serve(ln)
 		}
 		if cs.TCPListen != "" {
+			var tc *tls.Config
+			if cs.TCPTLS != "" {
+				if tc, err = serverTLSConfig(cfg.tlsServerByName(cs.TCPTLS)); err != nil {
+					return fmt.Errorf("%s: tcptls %s: %w", where, cs.TCPTLS, err)
+				}
+			}
 			ln, err := ctlsock.ListenTCP(cs.TCPListen)
 			if err != nil {
 				return fmt.Errorf("%s: tcplisten %s: %w", where, cs.TCPListen, err)
+			}
+			if tc != nil {
+				ln = tls.NewListener(ln, tc)
 			}
 			r.serve(ln)
 		}

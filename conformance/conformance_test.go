@@ -86,6 +86,7 @@ func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args 
 		// service proxies: cmd_proxy_test.go
 		"echoserver": cmdEchoserver,
 		"echoclient": cmdEchoclient,
+		"tlsctl":     cmdTLSCtl, // control-service tcptls: cmd_tlsctl_test.go
 	}
 }
 

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -16,6 +17,9 @@ type Options struct {
 	Logger      *slog.Logger  // default: discard
 	DialTimeout time.Duration // per connection, mesh or local; default 30s
 	IdleTimeout time.Duration // UDP sessions only; default 2m
+	// TLS, if set, makes an Outbound dial its local address with TLS
+	// (receptor's tcp-client tlsclient); the handshake is part of the dial.
+	TLS *tls.Config
 }
 
 const (
@@ -94,6 +98,16 @@ func (p *Inbound) acceptLoop() {
 func (p *Inbound) forward(c net.Conn, log *slog.Logger) {
 	defer p.conns.done(c)
 	ctx, cancel := context.WithTimeout(p.conns.ctx, p.o.DialTimeout)
+	if tc, ok := c.(*tls.Conn); ok {
+		// A TLS listener: finish the handshake (and the client
+		// certificate's check) before opening anything on the mesh.
+		if err := tc.HandshakeContext(ctx); err != nil {
+			cancel()
+			log.Warn("proxy: TLS handshake failed; closing the client", "client", c.RemoteAddr().String(), "err", err)
+			c.Close()
+			return
+		}
+	}
 	s, err := p.m.Dial(ctx, p.node, p.service)
 	cancel()
 	if err != nil {
@@ -162,8 +176,14 @@ func (p *Outbound) acceptLoop() {
 
 func (p *Outbound) forward(s net.Conn, log *slog.Logger) {
 	defer p.conns.done(s)
-	d := net.Dialer{Timeout: p.o.DialTimeout}
-	c, err := d.DialContext(p.conns.ctx, p.network, p.address)
+	d := &net.Dialer{Timeout: p.o.DialTimeout}
+	var c net.Conn
+	var err error
+	if p.o.TLS != nil {
+		c, err = (&tls.Dialer{NetDialer: d, Config: p.o.TLS}).DialContext(p.conns.ctx, p.network, p.address)
+	} else {
+		c, err = d.DialContext(p.conns.ctx, p.network, p.address)
+	}
 	if err != nil {
 		log.Warn("proxy: local dial failed; closing the mesh stream", "from", s.RemoteAddr().String(), "err", err)
 		s.Close()
