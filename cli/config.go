@@ -59,7 +59,7 @@ type ListenerEntry struct {
 	Cost         float64            // default 1.0, must be > 0
 	NodeCost     map[string]float64 // each > 0
 	AllowedPeers []string           // nil = anyone
-	TLS          string             // name of a tls-server (checked to exist); ignored: links are always TLS 1.3
+	TLS          string             // tls-server name: certificate trust for this listener's links (tcp-listener only)
 }
 
 // PeerEntry is a `tcp-peer` entry.
@@ -68,7 +68,7 @@ type PeerEntry struct {
 	Cost         float64 // default 1.0, > 0
 	Redial       bool    // default true
 	AllowedPeers []string
-	TLS          string // name of a tls-client (checked to exist); ignored
+	TLS          string // tls-client name: certificate trust for this peer's links (tcp-peer only)
 }
 
 // UnixListenerEntry is a `unix-listener` entry (meshd extension: a link over

@@ -295,8 +295,7 @@ func (d *decoder) ipListener(e *rawEntry, withTLS bool) (ListenerEntry, error) {
 		{key: "allowedpeers", set: func(v value) (err error) { l.AllowedPeers, err = v.nodeIDList(); return }},
 	}
 	if withTLS {
-		fields = append(fields, field{key: "tls", set: func(v value) (err error) { l.TLS, err = v.str(); return },
-			note: noteIgnored + " (meshd links are always TLS 1.3)"})
+		fields = append(fields, field{key: "tls", set: func(v value) (err error) { l.TLS, err = v.str(); return }})
 	}
 	given, err := d.apply(e, fields)
 	if err == nil {
@@ -334,8 +333,7 @@ func (d *decoder) ipPeer(e *rawEntry, withTLS bool) (PeerEntry, error) {
 		{key: "allowedpeers", set: func(v value) (err error) { p.AllowedPeers, err = v.nodeIDList(); return }},
 	}
 	if withTLS {
-		fields = append(fields, field{key: "tls", set: func(v value) (err error) { p.TLS, err = v.str(); return },
-			note: noteIgnored + " (meshd links are always TLS 1.3)"})
+		fields = append(fields, field{key: "tls", set: func(v value) (err error) { p.TLS, err = v.str(); return }})
 	}
 	given, err := d.apply(e, fields)
 	if err == nil {

@@ -209,3 +209,23 @@ func (c *Config) tlsClientByName(name string) *TLSClientEntry {
 	}
 	return nil
 }
+
+// settings describe an entry (nil for none) by its keys, not by where it
+// is written: what reload compares.
+func (t *TLSServerEntry) settings() string {
+	if t == nil {
+		return "no tls-server"
+	}
+	c := *t
+	c.Where = ""
+	return fmt.Sprintf("%+v", c)
+}
+
+func (t *TLSClientEntry) settings() string {
+	if t == nil {
+		return "no tls-client"
+	}
+	c := *t
+	c.Where = ""
+	return fmt.Sprintf("%+v", c)
+}

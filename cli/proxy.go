@@ -55,17 +55,7 @@ func (r *runningNode) applyProxies(cfg *Config) error {
 // of the TLS entries it uses, not by where it was written.
 func proxyKey(cfg *Config, e ProxyEntry) string {
 	e.Where = ""
-	var srv TLSServerEntry
-	var cli TLSClientEntry
-	if t := cfg.tlsServerByName(e.TLSServer); t != nil {
-		srv = *t
-		srv.Where = ""
-	}
-	if t := cfg.tlsClientByName(e.TLSClient); t != nil {
-		cli = *t
-		cli.Where = ""
-	}
-	return fmt.Sprintf("%+v %+v %+v", e, srv, cli)
+	return fmt.Sprintf("%+v %s %s", e, cfg.tlsServerByName(e.TLSServer).settings(), cfg.tlsClientByName(e.TLSClient).settings())
 }
 
 type closer interface{ Close() error }

@@ -44,14 +44,15 @@ func (r *runningNode) reload() error {
 	if err != nil {
 		return fmt.Errorf("node: firewallrules: %w", err)
 	}
-	if err := checkTLSEntries(cfg); err != nil {
+	lt, err := loadTLSEntries(cfg)
+	if err != nil {
 		return err
 	}
 	if err := r.work.SetTypes(workTypes(cfg)); err != nil {
 		return err
 	}
 	// The parts that can fail come first, and undo themselves.
-	if err := r.openListeners(cfg); err != nil {
+	if err := r.openListeners(cfg, lt); err != nil {
 		r.work.SetTypes(workTypes(r.cfg))
 		return err
 	}
@@ -61,7 +62,7 @@ func (r *runningNode) reload() error {
 		return err
 	}
 	r.closeListeners(cfg)
-	r.applyLinks(cfg)
+	r.applyLinks(cfg, lt)
 	r.mesh.SetFirewallRules(rules)
 	ads := workAds(cfg)
 	for _, cs := range cfg.ControlServices {
@@ -122,48 +123,60 @@ type listenerItem struct {
 }
 
 // linkListeners lists a configuration's link listeners by a key that
-// changes with any of their settings.
-func linkListeners(cfg *Config) map[string]listenerItem {
+// changes with any of their settings, including those of the tls-server
+// entry a listener names. Their trust comes from lt; with lt nil (to
+// compare keys only) specs carry none.
+func linkListeners(cfg *Config, lt *linkTLS) map[string]listenerItem {
 	out := map[string]listenerItem{}
 	count := map[string]int{}
-	add := func(spec mesh.ListenerSpec) {
+	add := func(spec mesh.ListenerSpec, tlsName string) {
 		count[spec.Network]++
 		label := fmt.Sprintf("%s-listener %d (%s)", spec.Network, count[spec.Network], spec.Address)
-		out[fmt.Sprintf("%+v", spec)] = listenerItem{spec, label}
+		key := fmt.Sprintf("%+v %s", spec, cfg.tlsServerByName(tlsName).settings())
+		if lt != nil && tlsName != "" {
+			spec.X509 = lt.servers[tlsName]
+		}
+		out[key] = listenerItem{spec, label}
 	}
 	for _, l := range cfg.TCPListeners {
-		add(mesh.ListenerSpec{Network: "tcp", Address: net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port)), Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers})
+		add(mesh.ListenerSpec{Network: "tcp", Address: net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port)), Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers}, l.TLS)
 	}
 	for _, l := range cfg.UDPListeners {
-		add(mesh.ListenerSpec{Network: "udp", Address: net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port)), Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers})
+		add(mesh.ListenerSpec{Network: "udp", Address: net.JoinHostPort(l.BindAddr, strconv.Itoa(l.Port)), Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers}, "")
 	}
 	for _, l := range cfg.UnixListeners {
-		add(mesh.ListenerSpec{Network: "unix", Address: l.Filename, Perm: l.Permissions, Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers})
+		add(mesh.ListenerSpec{Network: "unix", Address: l.Filename, Perm: l.Permissions, Cost: l.Cost, NodeCost: l.NodeCost, AllowedPeers: l.AllowedPeers}, "")
 	}
 	return out
 }
 
 // linkPeers lists a configuration's link peers the same way.
-func linkPeers(cfg *Config) map[string]mesh.PeerSpec {
+func linkPeers(cfg *Config, lt *linkTLS) map[string]mesh.PeerSpec {
 	out := map[string]mesh.PeerSpec{}
-	add := func(spec mesh.PeerSpec) { out[fmt.Sprintf("%+v", spec)] = spec }
+	add := func(spec mesh.PeerSpec, tlsName string) {
+		key := fmt.Sprintf("%+v %s", spec, cfg.tlsClientByName(tlsName).settings())
+		if lt != nil && tlsName != "" {
+			spec.X509 = lt.forPeer(tlsName, spec.Address)
+		}
+		out[key] = spec
+	}
 	for _, p := range cfg.TCPPeers {
-		add(mesh.PeerSpec{Network: "tcp", Address: p.Address, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
+		add(mesh.PeerSpec{Network: "tcp", Address: p.Address, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers}, p.TLS)
 	}
 	for _, p := range cfg.UDPPeers {
-		add(mesh.PeerSpec{Network: "udp", Address: p.Address, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
+		add(mesh.PeerSpec{Network: "udp", Address: p.Address, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers}, "")
 	}
 	for _, p := range cfg.UnixPeers {
-		add(mesh.PeerSpec{Network: "unix", Address: p.Filename, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers})
+		add(mesh.PeerSpec{Network: "unix", Address: p.Filename, Cost: p.Cost, Redial: p.Redial, AllowedPeers: p.AllowedPeers}, "")
 	}
 	return out
 }
 
 // openListeners opens the link listeners of cfg not open yet. If one
 // fails, those it opened are closed again.
-func (r *runningNode) openListeners(cfg *Config) error {
+func (r *runningNode) openListeners(cfg *Config, lt *linkTLS) error {
 	var opened []string
-	for k, item := range linkListeners(cfg) {
+	for k, item := range linkListeners(cfg, lt) {
 		if _, ok := r.listeners[k]; ok {
 			continue
 		}
@@ -183,7 +196,7 @@ func (r *runningNode) openListeners(cfg *Config) error {
 
 // closeListeners closes the open link listeners that cfg does not have.
 func (r *runningNode) closeListeners(cfg *Config) {
-	want := linkListeners(cfg)
+	want := linkListeners(cfg, nil)
 	for k, addr := range r.listeners {
 		if _, ok := want[k]; !ok {
 			r.mesh.RemoveListener(addr)
@@ -194,8 +207,8 @@ func (r *runningNode) closeListeners(cfg *Config) {
 
 // applyLinks makes the dialed peers those of cfg: removed (or changed)
 // ones first, so that a changed entry is dialed anew.
-func (r *runningNode) applyLinks(cfg *Config) {
-	want := linkPeers(cfg)
+func (r *runningNode) applyLinks(cfg *Config, lt *linkTLS) {
+	want := linkPeers(cfg, lt)
 	for k, spec := range r.peers {
 		if _, ok := want[k]; !ok {
 			r.mesh.RemovePeer(spec.Network, spec.Address)

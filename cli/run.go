@@ -129,7 +129,8 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: firewallrules: %w", err)
 	}
-	if err := checkTLSEntries(cfg); err != nil {
+	lt, err := loadTLSEntries(cfg)
+	if err != nil {
 		return nil, err
 	}
 	m, err := mesh.New(mesh.Config{
@@ -157,11 +158,11 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 		r.Close()
 		return nil, err
 	}
-	if err := r.openListeners(cfg); err != nil {
+	if err := r.openListeners(cfg, lt); err != nil {
 		r.Close()
 		return nil, err
 	}
-	r.applyLinks(cfg)
+	r.applyLinks(cfg, lt)
 	return r, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"net"
 
 	"meshd/certs"
+	"meshd/wire"
 )
 
 func minTLSVersion(tls13 bool) uint16 {
@@ -132,19 +133,99 @@ func clientTLSConfig(t *TLSClientEntry, address string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// checkTLSEntries builds every tls-server and tls-client entry once, so
+// linkTLS is the certificate trust of a configuration's links, built
+// from its tls-server and tls-client entries, by entry name.
+type linkTLS struct {
+	servers map[string]*wire.X509
+	clients map[string]*wire.X509
+}
+
+// loadTLSEntries builds every tls-server and tls-client entry once, so
 // that a bad file stops the node at start (or fails a reload) with an
-// error naming the entry, even if nothing uses the entry yet.
-func checkTLSEntries(cfg *Config) error {
+// error naming the entry, even if nothing uses the entry yet, and returns
+// the link trust of the entries.
+func loadTLSEntries(cfg *Config) (*linkTLS, error) {
+	lt := &linkTLS{servers: map[string]*wire.X509{}, clients: map[string]*wire.X509{}}
 	for i := range cfg.TLSServers {
-		if _, err := serverTLSConfig(&cfg.TLSServers[i]); err != nil {
-			return err
+		t := &cfg.TLSServers[i]
+		if _, err := serverTLSConfig(t); err != nil {
+			return nil, err
 		}
+		x, err := serverLinkX509(t)
+		if err != nil {
+			return nil, err
+		}
+		lt.servers[t.Name] = x
 	}
 	for i := range cfg.TLSClients {
-		if _, err := clientTLSConfig(&cfg.TLSClients[i], "localhost:0"); err != nil {
-			return err
+		t := &cfg.TLSClients[i]
+		if _, err := clientTLSConfig(t, "localhost:0"); err != nil {
+			return nil, err
+		}
+		x, err := clientLinkX509(t)
+		if err != nil {
+			return nil, err
+		}
+		lt.clients[t.Name] = x
+	}
+	return lt, nil
+}
+
+// serverLinkX509 is a tls-server entry as the trust of a listener's
+// links: receptor checks client certificates only with
+// requireclientcert or clientcas (and pins), and so does meshd; an
+// unchecked dialer is known by its Ed25519 key under the node's trust.
+func serverLinkX509(t *TLSServerEntry) (*wire.X509, error) {
+	pair, err := certs.LoadCertKey(t.Cert, t.Key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Where, err)
+	}
+	x := &wire.X509{Certificate: &pair, VerifyPeer: t.RequireClientCert || t.ClientCAs != "", SkipNodeIDCheck: t.SkipReceptorNamesCheck}
+	if t.ClientCAs != "" {
+		if x.Roots, err = certs.LoadPool(t.ClientCAs); err != nil {
+			return nil, fmt.Errorf("%s: key \"clientcas\": %w", t.Where, err)
 		}
 	}
-	return nil
+	if x.Pins, err = certs.ParsePins(t.PinnedClientCert); err != nil {
+		return nil, fmt.Errorf("%s: key \"pinnedclientcert\": %w", t.Where, err)
+	}
+	return x, nil
+}
+
+// clientLinkX509 is a tls-client entry as the trust of a peer's links;
+// forPeer completes it with the host the peer entry dials.
+func clientLinkX509(t *TLSClientEntry) (*wire.X509, error) {
+	x := &wire.X509{VerifyPeer: !t.InsecureSkipVerify, SkipNodeIDCheck: t.SkipReceptorNamesCheck}
+	if t.Cert != "" {
+		pair, err := certs.LoadCertKey(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Where, err)
+		}
+		x.Certificate = &pair
+	}
+	var err error
+	if t.RootCAs != "" {
+		if x.Roots, err = certs.LoadPool(t.RootCAs); err != nil {
+			return nil, fmt.Errorf("%s: key \"rootcas\": %w", t.Where, err)
+		}
+	}
+	if x.Pins, err = certs.ParsePins(t.PinnedServerCert); err != nil {
+		return nil, fmt.Errorf("%s: key \"pinnedservercert\": %w", t.Where, err)
+	}
+	return x, nil
+}
+
+// forPeer returns the trust for links dialed to address: as receptor does
+// for a tcp-peer, the server's certificate must be valid for the host
+// dialed (DNS name or IP address), and then name the node it claims.
+func (lt *linkTLS) forPeer(name, address string) *wire.X509 {
+	x := lt.clients[name]
+	if x == nil {
+		return nil
+	}
+	c := *x
+	if host, _, err := net.SplitHostPort(address); err == nil {
+		c.ServerName = host
+	}
+	return &c
 }

@@ -23,6 +23,9 @@ type ListenerSpec struct {
 	Cost         float64            // default 1
 	NodeCost     map[string]float64 // per-peer cost overrides
 	AllowedPeers []string           // nil: anyone
+	// X509, if set, is certificate trust for this listener's links (a
+	// tls-server entry) instead of self-signed identity certificates.
+	X509 *wire.X509
 }
 
 // PeerSpec describes a link the node dials (tcp-peer, unix-peer).
@@ -32,6 +35,7 @@ type PeerSpec struct {
 	Cost         float64
 	Redial       bool
 	AllowedPeers []string
+	X509         *wire.X509 // certificate trust (a tls-client entry)
 }
 
 // Redial backoff: capped, jittered exponential.
@@ -87,7 +91,7 @@ func (n *Node) acceptLoop(ln net.Listener, spec ListenerSpec) {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			peer, err := wire.Handshake(n.ctx, conn, true, n.handshakeConfig(spec.Cost, spec.NodeCost, spec.AllowedPeers))
+			peer, err := wire.Handshake(n.ctx, conn, true, n.handshakeConfig(spec.Cost, spec.NodeCost, spec.AllowedPeers, spec.X509))
 			<-sem
 			if err != nil {
 				n.logLimited(refusalKey(conn.RemoteAddr(), err), "inbound link refused", "remote", conn.RemoteAddr().String(), "err", err)
@@ -161,7 +165,7 @@ func (n *Node) dialOnce(ctx context.Context, spec PeerSpec) (string, time.Durati
 	if err != nil {
 		return "", 0, err
 	}
-	peer, err := wire.Handshake(ctx, conn, false, n.handshakeConfig(spec.Cost, nil, spec.AllowedPeers))
+	peer, err := wire.Handshake(ctx, conn, false, n.handshakeConfig(spec.Cost, nil, spec.AllowedPeers, spec.X509))
 	if err != nil {
 		return "", 0, err
 	}
@@ -180,7 +184,7 @@ func (n *Node) linkTo(peer string) *link {
 	return n.links[peer]
 }
 
-func (n *Node) handshakeConfig(cost float64, nodeCost map[string]float64, allowed []string) *wire.HandshakeConfig {
+func (n *Node) handshakeConfig(cost float64, nodeCost map[string]float64, allowed []string, x *wire.X509) *wire.HandshakeConfig {
 	if cost <= 0 {
 		cost = 1
 	}
@@ -188,6 +192,7 @@ func (n *Node) handshakeConfig(cost float64, nodeCost map[string]float64, allowe
 		Identity: n.ident,
 		Trust:    n.cfg.Trust,
 		Timeout:  n.cfg.HandshakeTimeout,
+		X509:     x,
 		Cost: func(peer string, key ed25519.PublicKey) (float64, error) {
 			if err := n.admit(peer, key, allowed); err != nil {
 				return 0, err

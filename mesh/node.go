@@ -143,7 +143,7 @@ func New(cfg Config) (*Node, error) {
 	n.routes.Store(&routeTable{})
 	n.SetFirewallRules(cfg.FirewallRules)
 	if cfg.Trust == nil {
-		n.log.Warn("no trust file configured: links are encrypted but any node may join the mesh (open mode)")
+		n.log.Warn("no trust file configured: links without certificate trust (a tls entry) accept any node, and every node's key is trusted on first sight (open mode)")
 	}
 	n.mu.Lock()
 	n.originateLocked()

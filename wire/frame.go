@@ -21,6 +21,9 @@ const (
 	FrameKeepalive byte = 4
 	// FrameReject: UTF-8 reason; the sender closes the link after it.
 	FrameReject byte = 5
+	// FrameIdentity: see IdentityProof. In CA mode (X509), the first frame
+	// on a link, both directions, before the hello.
+	FrameIdentity byte = 6
 )
 
 // MaxFrameSize bounds type+body of any frame. Stream data is cut into

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,9 @@ type HandshakeConfig struct {
 	// sent to the peer in a reject frame.
 	Cost    func(peerID string, peerKey ed25519.PublicKey) (float64, error)
 	Timeout time.Duration // whole handshake; default 10 s
+	// X509, if set, puts the link in CA mode (x509.go): certificates of a
+	// receptor PKI instead of the self-signed identity certificate.
+	X509 *X509
 }
 
 // Peer is the outcome of a successful handshake.
@@ -76,6 +80,9 @@ func Handshake(ctx context.Context, conn net.Conn, isServer bool, hc *HandshakeC
 
 func handshake(ctx context.Context, conn net.Conn, isServer bool, hc *HandshakeConfig) (*Peer, error) {
 	cfg := tlsConfig(hc)
+	if hc.X509 != nil {
+		cfg = x509TLSConfig(hc.X509, isServer)
+	}
 	bc := &batchConn{Conn: conn}
 	var tc *tls.Conn
 	if isServer {
@@ -84,13 +91,25 @@ func handshake(ctx context.Context, conn net.Conn, isServer bool, hc *HandshakeC
 		tc = tls.Client(bc, cfg)
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
+		if strings.Contains(err.Error(), "application protocol") {
+			// The ALPNs differ only between the two trust modes.
+			return nil, fmt.Errorf("tls handshake: %w (one end of this link uses certificate trust, a tls entry, and the other does not)", err)
+		}
 		return nil, fmt.Errorf("tls handshake: %w", err)
 	}
-	id, key, err := peerIdentity(tc.ConnectionState().PeerCertificates)
+	fr := NewFrameReader(tc)
+	var id string
+	var key ed25519.PublicKey
+	var err error
+	if hc.X509 != nil {
+		id, key, err = exchangeIdentity(conn, tc, fr, hc)
+	} else {
+		id, key, err = peerIdentity(tc.ConnectionState().PeerCertificates)
+	}
 	if err != nil {
 		return nil, err
 	}
-	p := &Peer{NodeID: id, Key: key, Conn: tc, Reader: NewFrameReader(tc), batch: bc}
+	p := &Peer{NodeID: id, Key: key, Conn: tc, Reader: fr, batch: bc}
 	myCost, err := hc.Cost(id, key)
 	if err == nil && !ValidCost(myCost) {
 		err = fmt.Errorf("invalid local cost %v for link to %s", myCost, id)
@@ -104,23 +123,68 @@ func handshake(ctx context.Context, conn net.Conn, isServer bool, hc *HandshakeC
 	// deadlock on a transport that does not buffer writes (net.Pipe, or a
 	// full send window): each side's write completes as the other reads.
 	hello := Hello{Version: ProtocolVersion, NodeID: hc.Identity.NodeID, Cost: myCost}
-	sent := make(chan error, 1)
-	go func() { sent <- WriteFrame(tc, FrameHello, hello.Marshal()) }()
-	theirs, err := readHello(p.Reader)
+	var theirs Hello
+	err = exchange(conn, tc, "hello", FrameHello, hello.Marshal(), func() (err error) {
+		theirs, err = readHello(p.Reader)
+		return err
+	})
 	if err != nil {
-		conn.Close() // unblocks the hello writer
-		<-sent
 		return nil, err
 	}
-	if err := <-sent; err != nil {
-		return nil, fmt.Errorf("send hello: %w", err)
-	}
 	if theirs.NodeID != id {
-		return nil, fmt.Errorf("hello names node %q but its certificate names %q", theirs.NodeID, id)
+		return nil, fmt.Errorf("hello names node %q but the peer authenticated as %q", theirs.NodeID, id)
 	}
 	p.Cost = max(myCost, theirs.Cost)
 	bc.startBatching()
 	return p, nil
+}
+
+// exchange writes one frame while read reads the other side's, so that
+// the exchange cannot deadlock on a transport that does not buffer
+// writes. A failed read closes conn to unblock the writer.
+func exchange(conn net.Conn, tc *tls.Conn, what string, typ byte, body []byte, read func() error) error {
+	sent := make(chan error, 1)
+	go func() { sent <- WriteFrame(tc, typ, body) }()
+	if err := read(); err != nil {
+		conn.Close()
+		<-sent
+		return err
+	}
+	if err := <-sent; err != nil {
+		return fmt.Errorf("send %s: %w", what, err)
+	}
+	return nil
+}
+
+// exchangeIdentity swaps identity proofs in CA mode and returns the
+// peer's node ID and key once its proof verifies for this session and,
+// if its certificate was verified, the certificate names that node.
+func exchangeIdentity(conn net.Conn, tc *tls.Conn, fr *FrameReader, hc *HandshakeConfig) (string, ed25519.PublicKey, error) {
+	state := tc.ConnectionState()
+	mine, err := signIdentity(hc.Identity, state)
+	if err != nil {
+		return "", nil, err
+	}
+	var theirs *IdentityProof
+	err = exchange(conn, tc, "identity proof", FrameIdentity, mine.Marshal(), func() (err error) {
+		theirs, err = readIdentityProof(fr)
+		return err
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	err = theirs.Verify(state)
+	if err == nil {
+		if err = checkCertNodeID(hc.X509, state, theirs.NodeID); err != nil {
+			err = fmt.Errorf("peer certificate: %w", err)
+		}
+	}
+	if err != nil {
+		// The peer waits for a hello: tell it why none comes.
+		_ = WriteFrame(tc, FrameReject, []byte(err.Error()))
+		return "", nil, err
+	}
+	return theirs.NodeID, theirs.PublicKey, nil
 }
 
 func readHello(fr *FrameReader) (Hello, error) {

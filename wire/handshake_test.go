@@ -470,7 +470,7 @@ func TestHandshakeBadHello(t *testing.T) {
 		want   string
 	}{
 		{"hello names another node", sendThenDrain(helloFrame(Hello{Version: ProtocolVersion, NodeID: "node-c", Cost: 1})),
-			`hello names node "node-c" but its certificate names "node-b"`},
+			`hello names node "node-c" but the peer authenticated as "node-b"`},
 		{"wrong version", sendThenDrain(helloFrame(Hello{Version: 9, NodeID: "node-b", Cost: 1})), "unsupported protocol version 9"},
 		{"zero cost", sendThenDrain(helloFrame(Hello{Version: ProtocolVersion, NodeID: "node-b", Cost: 0})), "invalid cost"},
 		{"not a hello frame", sendThenDrain(rawFrame(FrameKeepalive, nil)), "expected hello, got frame type 4"},
