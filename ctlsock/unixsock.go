@@ -8,11 +8,14 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"meshd/wire"
 )
 
 // ListenUnix listens on the Unix socket path as receptor's UnixSocketListen
 // does: it takes a non-blocking exclusive flock on <path>.lock, so that two
-// nodes cannot fight over one socket, removes any stale socket file, listens,
+// nodes cannot fight over one socket, removes a stale socket file (but
+// refuses a live one or a path that is not a socket), listens,
 // and sets the file mode to perm. Closing the listener removes the socket
 // and releases the lock.
 func ListenUnix(path string, perm os.FileMode) (net.Listener, error) {
@@ -29,7 +32,8 @@ func ListenUnix(path string, perm os.FileMode) (net.Listener, error) {
 }
 
 func listenUnixLocked(path string, perm os.FileMode) (net.Listener, error) {
-	if err := os.RemoveAll(path); err != nil {
+	// Unlike receptor (os.RemoveAll), never delete what is not a socket.
+	if err := wire.RemoveStaleSocket(path); err != nil {
 		return nil, fmt.Errorf("could not overwrite socket file: %w", err)
 	}
 	ln, err := net.Listen("unix", path)

@@ -38,18 +38,7 @@ func Listen(network, address string, perm os.FileMode) (net.Listener, error) {
 	if network != "unix" {
 		return net.Listen(network, address)
 	}
-	if st, err := os.Lstat(address); err == nil {
-		if st.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("%s exists and is not a socket", address)
-		}
-		if c, err := net.Dial("unix", address); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("%s is in use by another process", address)
-		}
-		if err := os.Remove(address); err != nil {
-			return nil, err
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	if err := RemoveStaleSocket(address); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("unix", address)
@@ -63,4 +52,25 @@ func Listen(network, address string, perm os.FileMode) (net.Listener, error) {
 		}
 	}
 	return ln, nil
+}
+
+// RemoveStaleSocket prepares path for a new Unix socket: a socket file
+// nobody answers on (left by a dead process) is removed; a live socket,
+// and anything that is not a socket, are refused and left alone.
+func RemoveStaleSocket(path string) error {
+	st, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("%s exists and is not a socket; not replacing it", path)
+	}
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return fmt.Errorf("%s is in use by another process", path)
+	}
+	return os.Remove(path)
 }
