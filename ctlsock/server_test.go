@@ -102,9 +102,24 @@ func TestServeReturnsWhenListenerCloses(t *testing.T) {
 func TestListenUnix(t *testing.T) {
 	dir := shortTempDir(t)
 	path := filepath.Join(dir, "node1.sock")
-	if err := os.WriteFile(path, []byte("stale"), 0o644); err != nil {
+	// A regular file at the path is refused and kept.
+	if err := os.WriteFile(path, []byte("not a socket"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ListenUnix(path, 0o660); err == nil || !strings.Contains(err.Error(), "is not a socket") {
+		t.Fatalf("listen over a regular file: %v", err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "not a socket" {
+		t.Fatalf("the file was touched: %q, %v", b, err)
+	}
+	os.Remove(path)
+	// A stale socket (nobody listening) is replaced.
+	stale, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
 	ln, err := ListenUnix(path, 0o660)
 	if err != nil {
 		t.Fatal(err)
