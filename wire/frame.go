@@ -24,6 +24,9 @@ const (
 	// FrameIdentity: see IdentityProof. In CA mode (X509), the first frame
 	// on a link, both directions, before the hello.
 	FrameIdentity byte = 6
+	// FrameIdentityAd: a node's certificate binding its Ed25519 key, see
+	// IdentityAd. Flooded like LSAs, byte for byte, in CA mode.
+	FrameIdentityAd byte = 7
 )
 
 // MaxFrameSize bounds type+body of any frame. Stream data is cut into

@@ -154,6 +154,36 @@ func checkAcceptedLSA(t *testing.T, corpusKey ed25519.PublicKey, l *LSA, data []
 	}
 }
 
+// FuzzIdentityAd: whatever decodes re-encodes to exactly its input (one
+// encoding per ad) within the bounds; whatever ParseIdentityAd accepts
+// also decodes, carries a valid signature by its leaf, and Verify on it
+// never panics.
+func FuzzIdentityAd(f *testing.F) {
+	_, pool := fixedIdentityCert(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, decErr := decodeIdentityAd(data)
+		if decErr == nil {
+			if !bytes.Equal(a.Marshal(), data) {
+				t.Fatalf("re-encoding differs:\n got % x\nwant % x", a.Marshal(), data)
+			}
+			if a.checkChainSize() != nil || len(a.Sig) == 0 || len(a.Sig) > MaxIdentitySigBytes || a.Time <= 0 || CheckName("node ID", a.NodeID) != nil {
+				t.Fatalf("decoded an ad out of bounds: %+v", a)
+			}
+		}
+		p, err := ParseIdentityAd(data)
+		if err != nil {
+			return
+		}
+		if decErr != nil {
+			t.Fatalf("ParseIdentityAd accepted what the decoder refused: %v", decErr)
+		}
+		if err := checkLeafSignature(p.certs[0], signedIdentity(p.NodeID, p.PublicKey, p.Time), p.Sig); err != nil {
+			t.Fatalf("accepted an ad whose signature does not verify: %v", err)
+		}
+		_ = p.Verify(pool, false)
+	})
+}
+
 // FuzzRouted parses a routed body, then its kind-specific rest, and checks
 // that the views alias the input at consistent offsets and that encoding
 // the parsed values reproduces the input.

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -121,6 +122,56 @@ func lsaSeeds(t testing.TB) []seed {
 	}
 }
 
+// identityAdSeeds seed FuzzIdentityAd; all are signed by the fixed
+// certificate (fixedIdentityCert) unless they say otherwise.
+func identityAdSeeds(t testing.TB) []seed {
+	cert, _ := fixedIdentityCert(t)
+	leafOnly := &tls.Certificate{Certificate: cert.Certificate[:1], PrivateKey: cert.PrivateKey}
+	sign := func(c *tls.Certificate) []byte {
+		b, err := SignIdentityAd("node-a", testPub(1), 1700000000e9, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	chain, leaf := sign(cert), sign(leafOnly)
+	a, err := decodeIdentityAd(chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(f func(c *IdentityAd)) []byte { return editAd(a, f) }
+	return []seed{
+		// valid
+		{name: "valid-leaf-and-ca", data: chain},
+		{name: "valid-leaf-only", data: leaf},
+		// truncated
+		{name: "truncated-signature", data: chain[:len(chain)-1]},
+		{name: "truncated-mid-certificate", data: chain[:len(chain)/2]},
+		{name: "truncated-before-time", data: chain[:40]},
+		// signature does not cover the change
+		{name: "tampered-time", data: edit(func(c *IdentityAd) { c.Time++ })},
+		{name: "tampered-key", data: edit(func(c *IdentityAd) { c.PublicKey[31] ^= 1 })},
+		{name: "tampered-node-id", data: edit(func(c *IdentityAd) { c.NodeID = "node-b" })},
+		{name: "certificates-swapped", data: edit(func(c *IdentityAd) { c.Chain[0], c.Chain[1] = c.Chain[1], c.Chain[0] })},
+		// bounds
+		{name: "oversize-certificate-count", data: edit(func(c *IdentityAd) {
+			for len(c.Chain) <= MaxIdentityCerts {
+				c.Chain = append(c.Chain, a.Chain[1])
+			}
+		})},
+		{name: "oversize-chain", data: edit(func(c *IdentityAd) { c.Chain = [][]byte{a.Chain[0], make([]byte, MaxIdentityChainBytes)} })},
+		{name: "oversize-signature", data: edit(func(c *IdentityAd) { c.Sig = make([]byte, MaxIdentitySigBytes+1) })},
+		{name: "zero-certificates", data: edit(func(c *IdentityAd) { c.Chain = nil })},
+		{name: "zero-time", data: edit(func(c *IdentityAd) { c.Time = 0 })},
+		// garbage
+		{name: "garbage-certificate", data: edit(func(c *IdentityAd) { c.Chain[1] = []byte("not a certificate") })},
+		{name: "garbage-version", data: append([]byte{9}, chain[1:]...)},
+		{name: "garbage-trailing-byte", data: append(bytes.Clone(chain), 0)},
+		{name: "garbage-zeros", data: make([]byte, 100)},
+		{name: "garbage-empty", data: nil},
+	}
+}
+
 // routedSeeds seed FuzzRouted with frame bodies (no frame header).
 func routedSeeds() []seed {
 	body := func(kind byte, rest []byte) []byte {
@@ -226,11 +277,12 @@ func corpusFile(data []byte) []byte {
 // tables, or rewrites it with -update-fuzz-corpus.
 func TestFuzzCorpus(t *testing.T) {
 	targets := map[string][]seed{
-		"FuzzReadFrame": frameSeeds(),
-		"FuzzHello":     helloSeeds(),
-		"FuzzLSA":       lsaSeeds(t),
-		"FuzzRouted":    routedSeeds(),
-		"FuzzHandshake": handshakeSeeds(t),
+		"FuzzReadFrame":  frameSeeds(),
+		"FuzzHello":      helloSeeds(),
+		"FuzzLSA":        lsaSeeds(t),
+		"FuzzRouted":     routedSeeds(),
+		"FuzzHandshake":  handshakeSeeds(t),
+		"FuzzIdentityAd": identityAdSeeds(t),
 	}
 	for target, seeds := range targets {
 		dir := filepath.Join("testdata", "fuzz", target)
@@ -277,6 +329,8 @@ func checkSeedLabel(t *testing.T, target string, s seed) {
 		_, err = ParseHello(s.data)
 	case "FuzzLSA":
 		_, err = ParseLSA(s.data)
+	case "FuzzIdentityAd":
+		_, err = ParseIdentityAd(s.data)
 	case "FuzzRouted":
 		var r Routed
 		if r, err = ParseRouted(s.data); err == nil {
