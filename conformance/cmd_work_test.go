@@ -464,6 +464,23 @@ func cmdAlive(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// cmdParentpid sets VAR to the parent of process PID: for a unit's
+// command (ExtraData.Pid), its runner.
+func cmdParentpid(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: parentpid VAR PID")
+	}
+	raw, err := os.ReadFile("/proc/" + args[1] + "/stat")
+	ts.Check(err)
+	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 2 {
+		ts.Fatalf("parentpid: unreadable /proc/%s/stat", args[1])
+	}
+	ts.Setenv(args[0], f[1])
+}
+
 // processAlive reads the state letter of /proc/PID/stat.
 func processAlive(pid int) (bool, string) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

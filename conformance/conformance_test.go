@@ -82,6 +82,7 @@ func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args 
 		"genfile":     cmdGenfile,
 		"sha256":      cmdSHA256,
 		"alive":       cmdAlive,
+		"parentpid":   cmdParentpid,
 		"ctlseq":      cmdCtlseq,
 		// service proxies: cmd_proxy_test.go
 		"echoserver": cmdEchoserver,

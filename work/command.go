@@ -12,8 +12,15 @@ import (
 // runnerProc is the live runner of a command unit: started by this node,
 // or adopted from a previous run of it.
 type runnerProc struct {
-	pid  int           // also the process group of the command
-	done chan struct{} // closed once the runner has exited and the unit is final
+	// pgid is the command's process group (its PID), which a cancel
+	// signals; set before running is closed.
+	pgid    int
+	running chan struct{} // closed once the command runs
+	done    chan struct{} // closed once the unit is final
+}
+
+func newRunnerProc() *runnerProc {
+	return &runnerProc{running: make(chan struct{}), done: make(chan struct{})}
 }
 
 // runnerPath and runnerArg0 start runners from this very binary, even
@@ -58,13 +65,8 @@ func (m *Manager) startCommand(u *unit, argv []string) error {
 		return err
 	}
 	// Written before the job goes: from then on the runner owns the file.
-	// The PID lets a restarted node cancel the unit before the runner has
-	// written anything.
-	u.updateLocked(func(st *Status) {
-		st.Detail = "Launching command runner"
-		st.ExtraData = CommandExtra{Pid: runner.cmd.Process.Pid, Params: st.ExtraData.(CommandExtra).Params}
-	})
-	job := runnerJob{Dir: u.dir, Argv: argv}
+	u.updateLocked(func(st *Status) { st.Detail = "Launching command runner" })
+	job := runnerJob{Dir: u.dir, Argv: argv, WorkType: u.st.WorkType, Params: u.st.ExtraData.(CommandExtra).Params}
 	if err := runner.send(job, lock, stdin, stdout); err != nil {
 		// An idle runner may have died meanwhile; a new one gets one try.
 		runner.discard()
@@ -79,13 +81,17 @@ func (m *Manager) startCommand(u *unit, argv []string) error {
 		}
 	}
 	cmd := runner.cmd
-	r := &runnerProc{pid: cmd.Process.Pid, done: make(chan struct{})}
+	r := newRunnerProc()
 	u.runner = r
-	u.st.ExtraData = CommandExtra{Pid: r.pid, Params: u.st.ExtraData.(CommandExtra).Params}
 	go func() {
-		if pid := runner.started(); pid > 0 {
-			u.commandRunning(r, pid)
+		if runner.finished(func(pid int) { u.commandRunning(r, pid) }) {
+			// The final status is on disk and the runner waits for its
+			// next unit.
+			m.runnerEnded(u, r, nil)
+			m.reuseRunner(runner)
+			return
 		}
+		runner.closeSocket()
 		err := cmd.Wait()
 		m.runnerEnded(u, r, err)
 		m.refill()
@@ -96,10 +102,13 @@ func (m *Manager) startCommand(u *unit, argv []string) error {
 // commandRunning shows a unit Running as soon as its runner reports the
 // command started. The status file is the runner's to write.
 func (u *unit) commandRunning(r *runnerProc, pid int) {
+	r.pgid = pid
+	close(r.running)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.runner == r && u.st.State == Pending && !u.canceled {
 		u.st.State, u.st.Detail = Running, fmt.Sprintf("Running: PID %d", pid)
+		u.st.ExtraData = CommandExtra{Pid: pid, Params: u.st.ExtraData.(CommandExtra).Params}
 		u.notifyLocked()
 	}
 }
@@ -115,11 +124,13 @@ func (m *Manager) adoptRunner(u *unit) bool {
 		lock.Close() // nobody holds it: the runner is gone
 		return false
 	}
-	pid := 0
-	if extra, ok := u.st.ExtraData.(CommandExtra); ok {
-		pid = extra.Pid
+	r := newRunnerProc()
+	if extra, ok := u.st.ExtraData.(CommandExtra); ok && u.st.State == Running && extra.Pid > 0 {
+		// The runner wrote Running with the command's PID. Before that
+		// (a node stopped within the launch), the command is not known.
+		r.pgid = extra.Pid
+		close(r.running)
 	}
-	r := &runnerProc{pid: pid, done: make(chan struct{})}
 	u.runner = r
 	go func() {
 		// The lock is free exactly when the runner has exited.
@@ -187,14 +198,20 @@ func (m *Manager) cancelCommand(u *unit) error {
 		return nil
 	}
 	u.mu.Unlock()
-	if r.pid <= 0 {
-		return errors.New("the runner's process ID is unknown; cannot signal it")
+	// A command about to start is waited for: its group is the one to
+	// signal.
+	select {
+	case <-r.running:
+	case <-r.done:
+		return nil
+	case <-time.After(m.cfg.CancelGrace):
+		return fmt.Errorf("the command of unit %s has not reported its process ID; cannot signal it", u.id)
 	}
-	signalGroup(r.pid, unix.SIGTERM)
+	signalGroup(r.pgid, unix.SIGTERM)
 	select {
 	case <-r.done:
 	case <-time.After(m.cfg.CancelGrace):
-		signalGroup(r.pid, unix.SIGKILL)
+		signalGroup(r.pgid, unix.SIGKILL)
 		select {
 		case <-r.done:
 		case <-time.After(10 * time.Second):
@@ -203,7 +220,7 @@ func (m *Manager) cancelCommand(u *unit) error {
 	}
 	// Members of the group that ignored SIGTERM while the command itself
 	// exited would live on; the group is ours to end.
-	signalGroup(r.pid, unix.SIGKILL)
+	signalGroup(r.pgid, unix.SIGKILL)
 	return nil
 }
 

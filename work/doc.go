@@ -8,10 +8,12 @@
 // command's stdout and stderr, or the copy of a remote unit's output).
 //
 // A command unit runs under a detached runner process (meshd work-runner,
-// in its own session and process group) that outlives a restart of the
-// node: the runner owns the status file while it lives, and the node learns
-// of its end by waiting on it (a child) or on its lock, an flock on the
-// unit directory (a runner adopted after a restart).
+// in its own session; the command in a process group of its own) that
+// outlives a restart of the node: the runner owns the status file while it
+// works on the unit, and the node learns of the unit's end from the
+// runner's report on their socket or, for a unit adopted after a restart,
+// by waiting for the runner's lock on the unit directory. A runner serves
+// one unit after another (see RunnerCommand).
 //
 // A remote unit speaks the control protocol to the "control" service of the
 // executing node over a mesh stream, as receptor does, and mirrors that

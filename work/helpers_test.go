@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -144,14 +147,33 @@ func results(t *testing.T, m *work.Manager, id string, startpos int64) string {
 	return buf.String()
 }
 
-// runnerPid is the PID (and process group) of a running unit's runner.
-func runnerPid(t *testing.T, m *work.Manager, id string) int {
+// commandPid waits for a unit's command to run and returns its PID, which
+// is also its process group.
+func commandPid(t *testing.T, m *work.Manager, id string) int {
 	t.Helper()
-	extra, ok := status(t, m, id).ExtraData.(work.CommandExtra)
-	if !ok || extra.Pid <= 0 {
-		t.Fatalf("unit %s: ExtraData %#v has no runner PID", id, status(t, m, id).ExtraData)
+	var pid int
+	waitFor(t, "unit "+id+" to report its command's PID", func() bool {
+		extra, ok := status(t, m, id).ExtraData.(work.CommandExtra)
+		pid = extra.Pid
+		return ok && pid > 0
+	})
+	return pid
+}
+
+// runnerOf returns the parent of process pid: for a command, its runner.
+func runnerOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return extra.Pid
+	// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatalf("/proc/%d/stat: %v", pid, err)
+	}
+	return ppid
 }
 
 // groupGone reports whether process group pgid has no process left.

@@ -156,7 +156,7 @@ func TestStatusAndList(t *testing.T) {
 	waitState(t, m, done, work.Succeeded)
 	running := mustSubmit(t, m, work.SubmitRequest{WorkType: "sleep", Params: params("300")}, "")
 	st := waitState(t, m, running, work.Running)
-	pid := runnerPid(t, m, running)
+	pid := commandPid(t, m, running)
 	killGroupAtEnd(t, pid)
 
 	// A running command unit: receptor's Detail and ExtraData {Pid, Params}.
@@ -281,7 +281,7 @@ func TestCancelRunning(t *testing.T) {
 	m := newManager(t, work.Config{})
 	id := mustSubmit(t, m, work.SubmitRequest{WorkType: "sleep", Params: params("300")}, "")
 	waitState(t, m, id, work.Running)
-	pid := runnerPid(t, m, id)
+	pid := commandPid(t, m, id)
 	killGroupAtEnd(t, pid)
 
 	var out syncBuffer
@@ -326,7 +326,7 @@ func TestCancelIgnoringSIGTERM(t *testing.T) {
 	m := newManager(t, work.Config{CancelGrace: 100 * time.Millisecond})
 	id := mustSubmit(t, m, work.SubmitRequest{WorkType: "bash", Params: params(`-c 'trap "" TERM; echo ready; sleep 300'`)}, "")
 	waitFor(t, "the trap to be set", func() bool { return status(t, m, id).StdoutSize == int64(len("ready\n")) })
-	pid := runnerPid(t, m, id)
+	pid := commandPid(t, m, id)
 	killGroupAtEnd(t, pid)
 	if _, err := m.Cancel(t.Context(), id, work.Auth{Trusted: true}); err != nil {
 		t.Fatalf("cancel: %v", err)
@@ -385,7 +385,7 @@ func TestRelease(t *testing.T) {
 	// A running unit: refused without force, and left running.
 	run := mustSubmit(t, m, work.SubmitRequest{WorkType: "sleep", Params: params("300")}, "")
 	waitState(t, m, run, work.Running)
-	pid := runnerPid(t, m, run)
+	pid := commandPid(t, m, run)
 	killGroupAtEnd(t, pid)
 	_, err := m.Release(t.Context(), run, false, work.Auth{Trusted: true})
 	if err == nil || !strings.Contains(err.Error(), "force-release") {
@@ -417,7 +417,7 @@ func TestRelease(t *testing.T) {
 	// A canceled unit is released without force.
 	can := mustSubmit(t, m, work.SubmitRequest{WorkType: "sleep", Params: params("300")}, "")
 	waitState(t, m, can, work.Running)
-	killGroupAtEnd(t, runnerPid(t, m, can))
+	killGroupAtEnd(t, commandPid(t, m, can))
 	if _, err := m.Cancel(t.Context(), can, work.Auth{Trusted: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -482,5 +482,44 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	_, err := work.New(work.Config{NodeID: "n", DataDir: t.TempDir(), Types: []work.CommandType{{WorkType: "remote", Command: "cat"}}})
 	if err == nil || !strings.Contains(err.Error(), `"remote" is reserved`) {
 		t.Errorf("New with a work type named remote: %v", err)
+	}
+}
+
+// TestRunnerServesUnitsInTurn: one runner serves unit after unit (so a
+// unit does not wait for a process to start), each command in a process
+// group of its own and without the runner's socket.
+func TestRunnerServesUnitsInTurn(t *testing.T) {
+	m := newManager(t, work.Config{})
+	// $PPID: the runner; field 5 of stat: the process group; fd 3: where
+	// the runner's socket would be.
+	probe := params(`-c 'read -r _ _ _ _ pgid _ < /proc/$$/stat; [ -e /proc/$$/fd/3 ] && fd=leaked || fd=clean; echo $PPID $$ $pgid $fd'`)
+	var runners []string
+	for range 4 {
+		id := mustSubmit(t, m, work.SubmitRequest{WorkType: "bash", Params: probe}, "")
+		waitState(t, m, id, work.Succeeded)
+		f := strings.Fields(results(t, m, id, 0))
+		if len(f) != 4 {
+			t.Fatalf("probe printed %q", f)
+		}
+		if f[1] != f[2] {
+			t.Errorf("command %s runs in process group %s, want its own", f[1], f[2])
+		}
+		if f[3] != "clean" {
+			t.Errorf("the command inherited the runner's socket as fd 3")
+		}
+		runners = append(runners, f[0])
+		if _, err := m.Release(t.Context(), id, false, work.Auth{Trusted: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first units may race the runner the Manager starts when it
+	// starts (then one of the two is let go); from then on one runner
+	// serves them all.
+	distinct := map[string]bool{}
+	for _, r := range runners {
+		distinct[r] = true
+	}
+	if len(distinct) > 2 || runners[2] != runners[3] {
+		t.Errorf("units in turn ran under runners %v, want one runner for them all (two at first)", runners)
 	}
 }

@@ -173,7 +173,7 @@ func TestRemoteCancel(t *testing.T) {
 	id := mustSubmit(t, p.local, work.SubmitRequest{Node: "exec", WorkType: "sleep", Params: params("300")}, "")
 	rid := execID(t, p.local, id)
 	waitState(t, p.exec, rid, work.Running)
-	pid := runnerPid(t, p.exec, rid)
+	pid := commandPid(t, p.exec, rid)
 	killGroupAtEnd(t, pid)
 
 	done := make(chan error, 1)
@@ -208,7 +208,7 @@ func TestRemoteCancel(t *testing.T) {
 	id = mustSubmit(t, p.local, work.SubmitRequest{Node: "exec", WorkType: "sleep", Params: params("300")}, "")
 	rid = execID(t, p.local, id)
 	waitState(t, p.exec, rid, work.Running)
-	pid = runnerPid(t, p.exec, rid)
+	pid = commandPid(t, p.exec, rid)
 	killGroupAtEnd(t, pid)
 	if pending, err := p.local.Release(t.Context(), id, true, work.Auth{Trusted: true}); err != nil || pending {
 		t.Fatalf("force-release: pending %v, %v", pending, err)
@@ -226,7 +226,7 @@ func TestRemoteCancelWithOutputMissing(t *testing.T) {
 	p.net.setDropResults(true) // statuses get through, output does not
 	id := mustSubmit(t, p.local, work.SubmitRequest{Node: "exec", WorkType: "bash", Params: params(`-c "echo output; exec sleep 300"`)}, "")
 	rid := execID(t, p.local, id)
-	killGroupAtEnd(t, runnerPid(t, p.exec, rid))
+	killGroupAtEnd(t, commandPid(t, p.exec, rid))
 	waitFor(t, "the remote output size to be mirrored", func() bool { return status(t, p.local, id).StdoutSize > 0 })
 	if _, err := p.local.Cancel(t.Context(), id, work.Auth{Trusted: true}); err != nil {
 		t.Fatal(err)
@@ -236,7 +236,7 @@ func TestRemoteCancelWithOutputMissing(t *testing.T) {
 	// Same for a remote unit that disappears (released on its node).
 	id = mustSubmit(t, p.local, work.SubmitRequest{Node: "exec", WorkType: "bash", Params: params(`-c "echo output; exec sleep 300"`)}, "")
 	rid = execID(t, p.local, id)
-	killGroupAtEnd(t, runnerPid(t, p.exec, rid))
+	killGroupAtEnd(t, commandPid(t, p.exec, rid))
 	waitFor(t, "the remote output size to be mirrored", func() bool { return status(t, p.local, id).StdoutSize > 0 })
 	if _, err := p.exec.Release(t.Context(), rid, true, work.Auth{Trusted: true}); err != nil {
 		t.Fatal(err)
@@ -295,7 +295,7 @@ func TestRemoteUnreachableCancelRelease(t *testing.T) {
 		id = mustSubmit(t, p.local, work.SubmitRequest{Node: "exec", WorkType: "sleep", Params: params("300")}, "")
 		rid = execID(t, p.local, id)
 		waitState(t, p.exec, rid, work.Running)
-		killGroupAtEnd(t, runnerPid(t, p.exec, rid))
+		killGroupAtEnd(t, commandPid(t, p.exec, rid))
 		return id, rid
 	}
 	canceled, canceledR := start()

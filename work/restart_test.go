@@ -18,7 +18,7 @@ func TestRestartAdoptsRunningCommand(t *testing.T) {
 	m1 := newManager(t, work.Config{DataDir: dir})
 	id := mustSubmit(t, m1, work.SubmitRequest{WorkType: "sleep", Params: params("300")}, "")
 	waitState(t, m1, id, work.Running)
-	pid := runnerPid(t, m1, id)
+	pid := commandPid(t, m1, id)
 	killGroupAtEnd(t, pid)
 	m1.Close()
 
@@ -29,7 +29,7 @@ func TestRestartAdoptsRunningCommand(t *testing.T) {
 	if !strings.HasPrefix(st.Detail, "Running: PID ") {
 		t.Fatalf("after restart: %+v, want Running", st)
 	}
-	if got := runnerPid(t, m2, id); got != pid {
+	if got := commandPid(t, m2, id); got != pid {
 		t.Errorf("runner PID %d after restart, want %d", got, pid)
 	}
 	if _, err := m2.Cancel(t.Context(), id, work.Auth{Trusted: true}); err != nil {
@@ -84,13 +84,19 @@ func TestRestartRunnerDied(t *testing.T) {
 	m1 := newManager(t, work.Config{DataDir: dir})
 	id := mustSubmit(t, m1, work.SubmitRequest{WorkType: "bash", Params: params(`-c "echo partial; exec sleep 300"`)}, "")
 	waitFor(t, "the output", func() bool { return status(t, m1, id).StdoutSize > 0 })
-	pid := runnerPid(t, m1, id)
+	pid := commandPid(t, m1, id)
+	runner := runnerOf(t, pid)
 	killGroupAtEnd(t, pid)
 	m1.Close()
+	// The runner first, so that it records nothing.
+	if err := syscall.Kill(runner, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the runner to die", func() bool { return groupGone(runner) })
 	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the runner and its command to die", func() bool { return groupGone(pid) })
+	waitFor(t, "the command to die", func() bool { return groupGone(pid) })
 
 	m2 := newManager(t, work.Config{DataDir: dir})
 	st := status(t, m2, id)
@@ -121,7 +127,7 @@ func TestRestartKeepsFinishedUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, m1, later, work.Running)
-	pid := runnerPid(t, m1, later)
+	pid := commandPid(t, m1, later)
 	m1.Close()
 	io.WriteString(w, "while down\n")
 	w.Close()

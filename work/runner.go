@@ -1,8 +1,11 @@
 package work
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,26 +21,33 @@ import (
 //
 // The node starts a runner in a new session, with one end of a Unix socket
 // as file descriptor 3, before it has a unit for it: a runner waits, warm,
-// so that a submit does not pay for starting a process. The node then
-// sends the job over the socket (runnerJob as JSON, with the unit's
-// directory, already locked with flock, and its stdin and stdout files
-// attached) and
-// closes it. The runner runs the command in its own process group with
-// that stdin, stdout and stderr both into stdout, writes the Running status
-// and, once the command has exited, the final one. A runner whose socket
-// closes without a job (the node stopped) just exits.
+// so that a submit does not pay for starting a process (tens of
+// milliseconds on small virtual machines). The node then sends it jobs,
+// one at a time: a runnerJob as JSON behind a 4-byte big-endian length,
+// with the unit's directory (already locked with flock), stdin and stdout
+// files attached. For each, the runner runs the command in a process
+// group of its own with that stdin, stdout and stderr both into stdout,
+// reports "running PID", writes the Running status and, once the command
+// has exited, the final one; then it lets go of the unit's files and lock,
+// reports "done" and waits for the next job. A runner whose socket closes
+// (the node stopped, or keeps no runner idle) exits once its unit is done.
 //
-// Holding the lock for its whole life is how a node restarted meanwhile
-// knows the runner is alive, and waiting for that lock is how it learns
-// that the runner has ended, without trusting a PID that may be reused.
-// (The lock stays held while the job is in flight on the socket: the
-// kernel keeps the attached file alive.)
+// Holding the lock while it works on a unit is how a node restarted
+// meanwhile knows the unit is alive, and waiting for that lock is how it
+// learns that the final status is written, without trusting a PID that
+// may be reused. (The lock stays held while the job is in flight on the
+// socket: the kernel keeps the attached file alive.)
 const RunnerCommand = "work-runner"
 
 // runnerJob is what the node sends a runner.
 type runnerJob struct {
 	Dir  string   `json:"dir"`
 	Argv []string `json:"argv"`
+	// WorkType and Params are the unit's, for the statuses the runner
+	// writes (the node has them at hand; reading the status file back
+	// would cost the unit a file read on its way to starting).
+	WorkType string `json:"worktype,omitempty"`
+	Params   string `json:"params,omitempty"`
 }
 
 const (
@@ -47,42 +57,65 @@ const (
 )
 
 // RunnerMain runs a command runner; args follow RunnerCommand. It returns
-// the process exit status: 0 once a final status is written or when the
-// node goes away without a job.
+// the process exit status: 0 when the node closes the socket or goes away.
 func RunnerMain(args []string) int {
 	if len(args) != 0 {
 		fmt.Fprintln(os.Stderr, "usage: meshd work-runner (started by a node, with its socket as fd 3)")
 		return 2
 	}
-	// The node cancels by signalling the whole process group: the command
-	// decides what to do, and the runner stays to record how it ended.
-	// (Notify, not Ignore: an ignored signal would stay ignored in the
-	// command after exec.)
+	// A signal meant for a unit goes to its command's process group; one
+	// that reaches the runner (a terminal's, say) must not end it while
+	// it has a unit's end to record. (Notify, not Ignore: an ignored
+	// signal would stay ignored in the command after exec.)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	job, files, err := receiveJob(runnerSocketFD)
-	if err != nil || files == nil {
-		unix.Close(runnerSocketFD)
+	// The node's socket is for the runner alone: a command that inherited
+	// it would hold the node's end open after the runner has gone.
+	unix.CloseOnExec(runnerSocketFD)
+	warmUp()
+	for {
+		job, files, err := receiveJob(runnerSocketFD)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "meshd work-runner:", err)
+			return 1
+		}
+		if files == nil {
+			return 0 // the node closed the socket
+		}
+		// Received files are close-on-exec, so a command that outlives
+		// its unit (a daemonized grandchild) cannot hold it "running".
+		err = runCommand(job, files[1], files[2])
+		for _, f := range files {
+			f.Close() // the lock last: the unit is the node's again
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "meshd work-runner:", err)
+			return 1
+		}
+		// The node takes the final status on disk from this line on, and
+		// may send the next job. A node gone meanwhile leaves nothing to
+		// wait for.
+		if !report("done\n") {
+			return 0
+		}
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "meshd work-runner:", err)
-		return 1
-	}
-	if files == nil {
-		return 0 // the node closed the socket: no job
-	}
-	// files[0], the lock, stays open until the runner exits. Received files
-	// are close-on-exec, so a command that outlives the runner (a
-	// daemonized grandchild) cannot hold the unit "running".
-	if err := runCommand(job.Dir, job.Argv, files[1], files[2]); err != nil {
-		fmt.Fprintln(os.Stderr, "meshd work-runner:", err)
-		return 1
-	}
-	return 0
 }
 
-// receiveJob reads the job and its files from the node's socket, until
-// the node shuts down its side. No job and no error means the node closed
-// the socket.
+// warmUp runs, while the runner waits for its job, the code a job will
+// need, so that a unit does not wait for its pages to be faulted in
+// (which costs tens of microseconds each on some virtual machines) or for
+// os to check once, by starting a child of its own, whether pidfds work.
+func warmUp() {
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		p.Release()
+	}
+	exec.LookPath("true")
+	json.Marshal(Status{State: Running, ExtraData: CommandExtra{}})
+	parseRunnerJob([]byte(`{"dir":"/","argv":["true"],"worktype":"w","params":"p"}`))
+	_ = fmt.Sprintf("running %d\n", os.Getpid())
+}
+
+// receiveJob reads the next job and its files from the node's socket. No
+// job and no error means the node closed the socket.
 func receiveJob(fd int) (runnerJob, []*os.File, error) {
 	var job runnerJob
 	buf := make([]byte, 64<<10)
@@ -105,24 +138,52 @@ func receiveJob(fd int) (runnerJob, []*os.File, error) {
 	if err != nil {
 		return job, nil, err
 	}
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
 	data := append([]byte(nil), buf[:n]...)
-	for len(data) <= maxRunnerJob {
+	for len(data) < 4 || len(data) < 4+int(binary.BigEndian.Uint32(data)) {
+		if len(data) >= 4 && binary.BigEndian.Uint32(data) > maxRunnerJob {
+			closeAll()
+			return job, nil, fmt.Errorf("job larger than %d bytes", maxRunnerJob)
+		}
 		m, err := unix.Read(fd, buf)
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			return job, nil, fmt.Errorf("receiving the job: %w", err)
+		if err == nil && m == 0 {
+			err = io.ErrUnexpectedEOF
 		}
-		if m == 0 {
-			break
+		if err != nil {
+			closeAll()
+			return job, nil, fmt.Errorf("receiving the job: %w", err)
 		}
 		data = append(data, buf[:m]...)
 	}
-	if job, err = parseRunnerJob(data); err != nil {
+	// The node sends the next job only after "done": nothing may follow.
+	if len(data) != 4+int(binary.BigEndian.Uint32(data)) {
+		closeAll()
+		return job, nil, errors.New("receiving the job: bytes past its end")
+	}
+	if job, err = parseRunnerJob(data[4:]); err != nil {
+		closeAll()
 		return job, nil, err
 	}
 	return job, files, nil
+}
+
+// frameRunnerJob encodes a job as receiveJob reads it.
+func frameRunnerJob(job runnerJob) ([]byte, error) {
+	data, err := json.Marshal(job)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxRunnerJob {
+		return nil, fmt.Errorf("job larger than %d bytes", maxRunnerJob)
+	}
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(data))), data...), nil
 }
 
 // parseRunnerJob decodes the job message receiveJob has read: at most
@@ -155,15 +216,19 @@ func receivedFiles(oob []byte) ([]*os.File, error) {
 	return files, nil
 }
 
-func runCommand(dir string, argv []string, stdin, stdout *os.File) error {
-	raw, err := readStatus(dir)
-	if err != nil {
-		return err
-	}
-	st := Status{State: raw.State, Detail: raw.Detail, WorkType: raw.WorkType}
-	var extra CommandExtra
-	json.Unmarshal(raw.ExtraData, &extra) // only Params is kept from it
-	extra.Pid = os.Getpid()
+// report tells the node how the unit goes: "running PID" once the
+// command has started, "done" once the final status is written. It is
+// false if the node is gone (EPIPE, not a signal: the socket is not
+// stdout), which changes nothing for the unit.
+func report(line string) bool {
+	_, err := unix.Write(runnerSocketFD, []byte(line))
+	return err == nil
+}
+
+func runCommand(job runnerJob, stdin, stdout *os.File) error {
+	dir := job.Dir
+	st := Status{State: Pending, WorkType: job.WorkType}
+	extra := CommandExtra{Params: job.Params}
 
 	// The final status must be recordable even if the command fills the
 	// disk: its file and space are taken now.
@@ -171,7 +236,10 @@ func runCommand(dir string, argv []string, stdin, stdout *os.File) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd := exec.Command(job.Argv[0], job.Argv[1:]...)
+	// Its own process group, which a cancel signals: the runner outlives
+	// the unit, and so may what its command leaves behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stdin = stdin
 	cmd.Stdout = stdout
 	cmd.Stderr = stdout // stderr joins stdout, as in receptor
@@ -179,17 +247,15 @@ func runCommand(dir string, argv []string, stdin, stdout *os.File) error {
 		st.State, st.Detail, st.ExtraData = Failed, err.Error(), nil
 		return final.write(st)
 	}
-	// Tell the node at once (it shows Running from now on), then let go of
-	// the socket: the runner must outlive the node if need be. A node gone
-	// already makes this write fail, harmlessly.
-	unix.Write(runnerSocketFD, []byte(fmt.Sprintf("running %d\n", cmd.Process.Pid)))
-	unix.Close(runnerSocketFD)
+	// Tell the node at once: it shows Running from now on.
+	report(fmt.Sprintf("running %d\n", cmd.Process.Pid))
 	// Running is recorded while the command runs, not before it starts:
 	// a short command does not wait for the write. The final status is
 	// written after it.
 	running := st
 	running.State = Running
 	running.Detail = fmt.Sprintf("Running: PID %d", cmd.Process.Pid)
+	extra.Pid = cmd.Process.Pid
 	running.ExtraData = extra
 	written := make(chan struct{})
 	go func() {

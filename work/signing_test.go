@@ -70,7 +70,7 @@ func TestSignedRemoteWork(t *testing.T) {
 	id = mustSubmit(t, p.local, work.SubmitRequest{Node: "exec", WorkType: "signed", Params: params(fifo(t)), SignWork: true}, "")
 	rid = execID(t, p.local, id)
 	waitState(t, p.exec, rid, work.Running)
-	killGroupAtEnd(t, runnerPid(t, p.exec, rid))
+	killGroupAtEnd(t, commandPid(t, p.exec, rid))
 	if pending, err := p.local.Cancel(t.Context(), id, work.Auth{Trusted: true}); err != nil || pending {
 		t.Fatalf("cancel: pending %v, %v", pending, err)
 	}

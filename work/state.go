@@ -59,6 +59,6 @@ type StatusReply struct {
 
 // CommandExtra is the ExtraData of a command unit while its runner lives.
 type CommandExtra struct {
-	Pid    int    `json:"Pid"` // the runner's PID, which is also the process group
+	Pid    int    `json:"Pid"` // the command's PID, which is also its process group
 	Params string `json:"Params"`
 }

@@ -3,7 +3,6 @@ package work
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,8 +13,9 @@ import (
 
 // idleRunner is a started runner waiting for its job (see RunnerCommand).
 type idleRunner struct {
-	cmd  *exec.Cmd
-	sock int // this node's end of the runner's socket
+	cmd     *exec.Cmd
+	sock    int    // this node's end of the runner's socket
+	pending []byte // read from sock but not yet taken by readReport
 }
 
 // spawnRunner starts a runner, in its own session and process group.
@@ -42,10 +42,10 @@ func spawnRunner() (*idleRunner, error) {
 	return &idleRunner{cmd: cmd, sock: fds[0]}, nil
 }
 
-// send hands the runner its job. The runner owns the files from then on;
+// send hands the runner a job. The runner owns the files from then on;
 // the caller closes its own copies.
 func (r *idleRunner) send(job runnerJob, lock, stdin, stdout *os.File) error {
-	data, err := json.Marshal(job)
+	data, err := frameRunnerJob(job)
 	if err != nil {
 		return err
 	}
@@ -62,56 +62,75 @@ func (r *idleRunner) send(job runnerJob, lock, stdin, stdout *os.File) error {
 		}
 		n += m
 	}
-	if err != nil {
-		return err
-	}
-	// The runner reads until this side shuts down; the socket stays open
-	// for its report (see started).
-	return unix.Shutdown(r.sock, unix.SHUT_WR)
+	return err
 }
 
-// started reads the runner's report that its command runs ("running
-// PID"), and closes the socket. It returns 0 if the runner ends without
-// one (the command could not start).
-func (r *idleRunner) started() int {
-	defer func() {
-		unix.Close(r.sock)
-		r.sock = -1
-	}()
-	var line []byte
-	buf := make([]byte, 64)
-	for len(line) < 64 {
+// finished follows the runner's reports on a unit until the final status
+// is written ("done"), calling running with the command's PID once it has
+// started ("running PID"; a command that cannot start goes straight to
+// "done"). It returns false if the runner ended first or sent garbage;
+// then only the runner's exit tells the unit's end.
+func (r *idleRunner) finished(running func(pid int)) bool {
+	started := false
+	for {
+		line := r.readReport()
+		var pid int
+		switch _, err := fmt.Sscanf(line, "running %d\n", &pid); {
+		case line == "done\n":
+			return true
+		case err == nil && pid > 0 && !started:
+			started = true
+			running(pid)
+		default:
+			return false
+		}
+	}
+}
+
+// readReport reads the runner's next line, of at most maxReport bytes;
+// "" if the runner ends first or sends garbage. Bytes read past the line
+// (both reports of a short command may come in one read) wait in r.pending.
+func (r *idleRunner) readReport() string {
+	for {
+		if i := bytes.IndexByte(r.pending, '\n'); i >= 0 {
+			line := string(r.pending[:i+1])
+			r.pending = r.pending[i+1:]
+			return line
+		}
+		if r.sock < 0 || len(r.pending) >= maxReport {
+			return ""
+		}
+		buf := make([]byte, maxReport-len(r.pending))
 		n, err := unix.Read(r.sock, buf)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil || n == 0 {
-			return 0
+			return ""
 		}
-		line = append(line, buf[:n]...)
-		if bytes.IndexByte(line, '\n') >= 0 {
-			break
-		}
+		r.pending = append(r.pending, buf[:n]...)
 	}
-	var pid int
-	if _, err := fmt.Sscanf(string(line), "running %d\n", &pid); err != nil {
-		return 0
-	}
-	return pid
 }
+
+// maxReport bounds a runner's report line ("running PID", "done").
+const maxReport = 64
 
 // discard ends a runner that will get no job: at its socket's end it exits.
 func (r *idleRunner) discard() {
-	if r.sock >= 0 {
-		unix.Close(r.sock)
-	}
+	r.closeSocket()
 	r.cmd.Wait()
 }
 
+func (r *idleRunner) closeSocket() {
+	if r.sock >= 0 {
+		unix.Close(r.sock)
+		r.sock = -1
+	}
+}
+
 // takeRunner returns the idle runner, or starts one now if none is idle.
-// The next idle runner is started when a unit ends (see runnerEnded), so
-// that its start does not compete for the CPU with the unit that needs
-// it, and when the Manager starts.
+// A runner is idle again once its unit is done (see reuseRunner); a new
+// one is started when a runner is lost, and when the Manager starts.
 func (m *Manager) takeRunner() (*idleRunner, error) {
 	m.mu.Lock()
 	r := m.idle
@@ -121,6 +140,19 @@ func (m *Manager) takeRunner() (*idleRunner, error) {
 		return r, nil
 	}
 	return spawnRunner()
+}
+
+// reuseRunner keeps a runner whose unit is done as the idle one, or ends
+// it if there is one already (units ran at once) or the Manager is closed.
+func (m *Manager) reuseRunner(r *idleRunner) {
+	m.mu.Lock()
+	if m.idle == nil && m.ctx.Err() == nil && len(*m.types.Load()) > 0 {
+		m.idle, r = r, nil
+	}
+	m.mu.Unlock()
+	if r != nil {
+		r.discard()
+	}
 }
 
 // refill starts an idle runner in the background if none is idle and the
