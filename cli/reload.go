@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"reflect"
+	"slices"
 	"strconv"
 
 	"meshd/ctlsock"
 	"meshd/mesh"
+	"meshd/wire"
 )
 
 // Reload (the control command, and SIGHUP) re-reads the configuration and
@@ -52,12 +55,13 @@ func (r *runningNode) reload() error {
 		return err
 	}
 	// The parts that can fail come first, and undo themselves.
-	if err := r.openListeners(cfg, lt); err != nil {
+	undoListeners, err := r.updateListeners(cfg, lt)
+	if err != nil {
 		r.work.SetTypes(workTypes(r.cfg))
 		return err
 	}
 	if err := r.applyProxies(cfg); err != nil {
-		r.closeListeners(r.cfg)
+		undoListeners()
 		r.work.SetTypes(workTypes(r.cfg))
 		return err
 	}
@@ -172,26 +176,83 @@ func linkPeers(cfg *Config, lt *linkTLS) map[string]mesh.PeerSpec {
 	return out
 }
 
-// openListeners opens the link listeners of cfg not open yet. If one
-// fails, those it opened are closed again.
+// openListener is an open link listener: the address AddListener
+// returned (what RemoveListener takes) and the spec it was opened with,
+// to reopen it if a reload is undone.
+type openListener struct {
+	net.Addr
+	spec mesh.ListenerSpec
+}
+
+// openListeners opens the link listeners of cfg (at start).
 func (r *runningNode) openListeners(cfg *Config, lt *linkTLS) error {
+	_, err := r.updateListeners(cfg, lt)
+	return err
+}
+
+// updateListeners opens the link listeners of cfg that are not open as
+// configured: new ones, and changed ones. A listener changed in its
+// settings or in the certificate or CAs its tls-server entry's files hold
+// now is at an address still open: the old listener there is closed just
+// before (links it accepted stay up). It returns how to undo all that; if
+// a listener cannot be opened, it has undone it already.
+func (r *runningNode) updateListeners(cfg *Config, lt *linkTLS) (undo func(), err error) {
 	var opened []string
-	for k, item := range linkListeners(cfg, lt) {
-		if _, ok := r.listeners[k]; ok {
+	replaced := map[string]openListener{}
+	undo = func() {
+		for _, k := range opened {
+			r.mesh.RemoveListener(r.listeners[k])
+			delete(r.listeners, k)
+		}
+		for k, old := range replaced {
+			addr, err := r.mesh.AddListener(old.spec)
+			if err != nil {
+				r.log.Error("reload undone, but a link listener could not be reopened", "address", old.spec.Address, "err", err)
+				continue
+			}
+			r.listeners[k] = openListener{addr, old.spec}
+		}
+	}
+	want := linkListeners(cfg, lt)
+	for k, item := range want {
+		if old, ok := r.listeners[k].(openListener); ok && sameTrust(old.spec.X509, item.spec.X509) {
 			continue
+		}
+		for oldKey, o := range r.listeners {
+			old := o.(openListener)
+			if _, kept := want[oldKey]; (kept && oldKey != k) || old.spec.Network != item.spec.Network || old.spec.Address != item.spec.Address {
+				continue
+			}
+			r.mesh.RemoveListener(old)
+			delete(r.listeners, oldKey)
+			replaced[oldKey] = old
 		}
 		addr, err := r.mesh.AddListener(item.spec)
 		if err != nil {
-			for _, o := range opened {
-				r.mesh.RemoveListener(r.listeners[o])
-				delete(r.listeners, o)
-			}
-			return fmt.Errorf("%s: %w", item.label, err)
+			undo()
+			return nil, fmt.Errorf("%s: %w", item.label, err)
 		}
-		r.listeners[k] = addr
+		r.listeners[k] = openListener{addr, item.spec}
 		opened = append(opened, k)
 	}
-	return nil
+	return undo, nil
+}
+
+// sameTrust says whether two link trusts built from the same entry
+// settings hold the same certificate and CAs, that is whether the entry's
+// files still hold what they held.
+func sameTrust(a, b *wire.X509) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	var ca, cb [][]byte
+	if a.Certificate != nil {
+		ca = a.Certificate.Certificate
+	}
+	if b.Certificate != nil {
+		cb = b.Certificate.Certificate
+	}
+	return slices.EqualFunc(ca, cb, bytes.Equal) && a.Roots.Equal(b.Roots)
 }
 
 // closeListeners closes the open link listeners that cfg does not have.
@@ -205,12 +266,13 @@ func (r *runningNode) closeListeners(cfg *Config) {
 	}
 }
 
-// applyLinks makes the dialed peers those of cfg: removed (or changed)
+// applyLinks makes the dialed peers those of cfg: removed (or changed,
+// also in the certificate or CAs their tls-client entry's files hold now)
 // ones first, so that a changed entry is dialed anew.
 func (r *runningNode) applyLinks(cfg *Config, lt *linkTLS) {
 	want := linkPeers(cfg, lt)
 	for k, spec := range r.peers {
-		if _, ok := want[k]; !ok {
+		if w, ok := want[k]; !ok || !sameTrust(spec.X509, w.X509) {
 			r.mesh.RemovePeer(spec.Network, spec.Address)
 			delete(r.peers, k)
 		}
