@@ -25,6 +25,10 @@ func (n *Node) handleFrame(l *link, typ byte, frame *wire.Buf) error {
 		n.stats.lsaReceived.Add(1)
 		defer wire.PutBuf(frame)
 		return n.handleLSA(l, frame.B[wire.FrameHeaderLen:])
+	case wire.FrameIdentityAd:
+		n.stats.identityReceived.Add(1)
+		defer wire.PutBuf(frame)
+		return n.handleIdentityAd(l, frame.B[wire.FrameHeaderLen:])
 	case wire.FrameKeepalive:
 		wire.PutBuf(frame)
 		return nil

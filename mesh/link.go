@@ -20,8 +20,11 @@ type link struct {
 	peer    string
 	peerKey ed25519.PublicKey
 	cost    float64
-	dialer  string   // node ID of the side that dialed; decides duplicates
-	conn    net.Conn // the TLS connection
+	dialer  string // node ID of the side that dialed; decides duplicates
+	// verified: the peer's certificate was verified and names it (CA
+	// mode), so its key is one a certificate vouches for.
+	verified bool
+	conn     net.Conn // the TLS connection
 	// raw is the transport under TLS, closed directly so that a dead peer
 	// cannot stall a close on TLS's close-notify write.
 	raw   net.Conn
@@ -36,9 +39,9 @@ type link struct {
 	err       error // why the link closed; set before done is closed
 }
 
-func newLink(n *Node, p *wire.Peer, dialer string) *link {
+func newLink(n *Node, p *wire.Peer, dialer string, verified bool) *link {
 	l := &link{
-		n: n, peer: p.NodeID, peerKey: p.Key, cost: p.Cost, dialer: dialer,
+		n: n, peer: p.NodeID, peerKey: p.Key, cost: p.Cost, dialer: dialer, verified: verified,
 		conn: p.Conn, raw: p.Conn.NetConn(), fr: p.Reader, flush: p.Flush, q: newLinkQueue(), done: make(chan struct{}),
 	}
 	now := time.Now().UnixNano()

@@ -97,7 +97,7 @@ func (n *Node) acceptLoop(ln net.Listener, spec ListenerSpec) {
 				n.logLimited(refusalKey(conn.RemoteAddr(), err), "inbound link refused", "remote", conn.RemoteAddr().String(), "err", err)
 				return
 			}
-			n.runLink(peer, peer.NodeID)
+			n.runLink(peer, peer.NodeID, spec.X509.BindsNodeID())
 		}()
 	}
 }
@@ -173,7 +173,7 @@ func (n *Node) dialOnce(ctx context.Context, spec PeerSpec) (string, time.Durati
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	start := time.Now()
-	err = n.runLink(peer, n.id)
+	err = n.runLink(peer, n.id, spec.X509.BindsNodeID())
 	return peer.NodeID, time.Since(start), err
 }
 
@@ -194,7 +194,7 @@ func (n *Node) handshakeConfig(cost float64, nodeCost map[string]float64, allowe
 		Timeout:  n.cfg.HandshakeTimeout,
 		X509:     x,
 		Cost: func(peer string, key ed25519.PublicKey) (float64, error) {
-			if err := n.admit(peer, key, allowed); err != nil {
+			if err := n.admit(peer, key, allowed, x.BindsNodeID()); err != nil {
 				return 0, err
 			}
 			if c, ok := nodeCost[peer]; ok {
@@ -205,8 +205,9 @@ func (n *Node) handshakeConfig(cost float64, nodeCost map[string]float64, allowe
 	}
 }
 
-// admit decides whether a peer that proved its key may link to us.
-func (n *Node) admit(peer string, key ed25519.PublicKey, allowed []string) (err error) {
+// admit decides whether a peer that proved its key may link to us;
+// verified says its certificate vouches for that key.
+func (n *Node) admit(peer string, key ed25519.PublicKey, allowed []string, verified bool) (err error) {
 	defer func() {
 		if err != nil {
 			n.stats.linksRefused.Add(1)
@@ -220,12 +221,25 @@ func (n *Node) admit(peer string, key ed25519.PublicKey, allowed []string) (err 
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.checkKeyLocked(peer, key)
+	return n.checkLinkKeyLocked(peer, key, verified)
+}
+
+// checkLinkKeyLocked is checkKeyLocked for a link's peer. A key that the
+// peer's certificate vouches for is subject to the trust file alone: it
+// beats first sight, and as live proof it beats identity ads too.
+func (n *Node) checkLinkKeyLocked(peer string, key ed25519.PublicKey, verified bool) error {
+	if !verified {
+		return n.checkKeyLocked(peer, key)
+	}
+	if n.cfg.Trust != nil {
+		return n.cfg.Trust.Check(peer, key)
+	}
+	return nil
 }
 
 // runLink registers an authenticated link, runs it and unregisters it.
-func (n *Node) runLink(p *wire.Peer, dialer string) error {
-	l := newLink(n, p, dialer)
+func (n *Node) runLink(p *wire.Peer, dialer string, verified bool) error {
+	l := newLink(n, p, dialer, verified)
 	if err := n.addLink(l); err != nil {
 		l.sendBytes(wire.FrameReject, []byte(err.Error()))
 		// Give the writer a moment to deliver the reason, then close.
@@ -255,7 +269,7 @@ func (n *Node) addLink(l *link) error {
 	if n.closed {
 		return errors.New("node shutting down")
 	}
-	if err := n.checkKeyLocked(l.peer, l.peerKey); err != nil {
+	if err := n.checkLinkKeyLocked(l.peer, l.peerKey, l.verified); err != nil {
 		return err
 	}
 	if old := n.links[l.peer]; old != nil {
@@ -267,8 +281,16 @@ func (n *Node) addLink(l *link) error {
 		go old.close(errors.New("replaced by a newer link"))
 	}
 	n.links[l.peer] = l
-	n.bindings[l.peer] = l.peerKey
-	// Database exchange: the new neighbour learns the whole mesh at once.
+	if l.verified {
+		n.adoptVerifiedKeyLocked(l.peer, l.peerKey)
+	} else {
+		n.bindLocked(l.peer, l.peerKey)
+	}
+	// Database exchange: the new neighbour learns the whole mesh at once,
+	// every identity ad before any LSA it vouches for.
+	for _, e := range n.idents {
+		l.sendBytes(wire.FrameIdentityAd, e.raw)
+	}
 	for id, e := range n.lsdb {
 		if id != n.id {
 			l.sendBytes(wire.FrameLSA, e.raw)

@@ -3,6 +3,8 @@ package mesh
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +44,17 @@ type Config struct {
 	// FirewallRules are checked in order against every routed frame
 	// (see ParseFirewallRules); none accepts everything.
 	FirewallRules []FirewallRule
+
+	// IdentityCert, if set, is a receptor PKI certificate (and its key)
+	// naming this node's ID: the node floods an identity advertisement
+	// signed by it, so that nodes trusting its CA check this node's LSAs
+	// against the key it vouches for (identity.go). Without one, nodes not
+	// linked to this one directly trust its key on first sight.
+	IdentityCert *tls.Certificate
+	// IdentityRoots, if set, are the CAs other nodes' identity ads must
+	// chain to (naming the node they advertise); without them, identity
+	// ads are neither used nor passed on.
+	IdentityRoots *x509.CertPool
 }
 
 func (c *Config) setDefaults() {
@@ -85,10 +98,20 @@ type Node struct {
 	listeners []net.Listener                  // link listeners, closed on shutdown
 	peers     map[string][]context.CancelFunc // dial loops by peerKey, for RemovePeer
 	lsdb      map[string]*lsaEntry            // link-state database by origin, self included
-	bindings  map[string]ed25519.PublicKey
+	bindings  map[string]ed25519.PublicKey    // the key each known node signs with (router.go)
 	ownSeq    uint64
-	services  map[string]*service
-	closed    bool
+
+	// Identity ads (identity.go): the certificate this node advertises
+	// its key under, the CAs others' ads must chain to, and the newest
+	// verified ad of each node, this one's included.
+	idCert     *tls.Certificate
+	idRoots    *x509.CertPool
+	idents     map[string]*identEntry
+	identBytes int
+	ownAdTime  int64
+
+	services map[string]*service
+	closed   bool
 
 	// Pending routing work, done by routingLoop so that a burst of
 	// changes (links coming up together, a flood of LSAs) costs one LSA
@@ -135,6 +158,9 @@ func New(cfg Config) (*Node, error) {
 		links:       map[string]*link{},
 		lsdb:        map[string]*lsaEntry{},
 		bindings:    map[string]ed25519.PublicKey{},
+		idents:      map[string]*identEntry{},
+		idCert:      cfg.IdentityCert,
+		idRoots:     cfg.IdentityRoots,
 		services:    map[string]*service{},
 		peers:       map[string][]context.CancelFunc{},
 		routingKick: make(chan struct{}, 1),
@@ -145,7 +171,9 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Trust == nil {
 		n.log.Warn("no trust file configured: links without certificate trust (a tls entry) accept any node, and every node's key is trusted on first sight (open mode)")
 	}
+	n.checkOwnIdentity(cfg.IdentityCert, cfg.IdentityRoots)
 	n.mu.Lock()
+	n.originateIdentityLocked()
 	n.originateLocked()
 	n.mu.Unlock()
 	n.wg.Add(2)
@@ -242,6 +270,10 @@ type counters struct {
 	datagramDropped  atomic.Int64
 	firewallDropped  atomic.Int64
 	firewallRejected atomic.Int64
+	identityReceived atomic.Int64
+	badIdentity      atomic.Int64
+	staleIdentity    atomic.Int64
+	firstSight       atomic.Int64
 }
 
 // Counters returns the node's drop and event counters by reason.
@@ -260,5 +292,9 @@ func (n *Node) Counters() map[string]int64 {
 		"datagram_dropped":  s.datagramDropped.Load(),
 		"firewall_dropped":  s.firewallDropped.Load(),
 		"firewall_rejected": s.firewallRejected.Load(),
+		"identity_received": s.identityReceived.Load(),
+		"bad_identity":      s.badIdentity.Load(),
+		"stale_identity":    s.staleIdentity.Load(),
+		"first_sight_keys":  s.firstSight.Load(),
 	}
 }

@@ -52,7 +52,7 @@ func (n *Node) originateLocked() {
 		return
 	}
 	n.lsdb[n.id] = &lsaEntry{lsa: lsa, raw: raw, received: time.Now()}
-	n.floodLocked(raw, nil)
+	n.floodLocked(wire.FrameLSA, raw, nil)
 	n.recomputeLocked()
 }
 
@@ -68,11 +68,13 @@ func (n *Node) ownServicesLocked() []wire.ServiceAd {
 	return ads
 }
 
-// floodLocked sends an LSA body to every link except from.
-func (n *Node) floodLocked(raw []byte, from *link) {
+// floodLocked sends a routing frame body (an LSA or an identity ad) to
+// every link except from. Both go in the control class, in order, so an
+// identity ad always precedes the LSAs it vouches for on every link.
+func (n *Node) floodLocked(typ byte, raw []byte, from *link) {
 	for _, l := range n.links {
 		if l != from {
-			l.sendBytes(wire.FrameLSA, raw)
+			l.sendBytes(typ, raw)
 		}
 	}
 }
@@ -112,8 +114,8 @@ func (n *Node) handleLSA(from *link, body []byte) error {
 	}
 	raw := bytes.Clone(body)
 	n.lsdb[lsa.Origin] = &lsaEntry{lsa: lsa, raw: raw, received: time.Now()}
-	n.bindings[lsa.Origin] = lsa.PublicKey
-	n.floodLocked(raw, from)
+	n.bindLocked(lsa.Origin, lsa.PublicKey)
+	n.floodLocked(wire.FrameLSA, raw, from)
 	n.scheduleRecomputeLocked()
 	return nil
 }
@@ -150,11 +152,18 @@ func (n *Node) ownLSALocked(lsa *wire.LSA, from *link) {
 }
 
 // checkKeyLocked decides whether key may speak for node: the trust file
-// in pinned mode, otherwise the first key seen for that ID (like SSH's
+// in pinned mode; otherwise the key a certificate vouches for, if any
+// (identity.go); otherwise the first key seen for that ID (like SSH's
 // known_hosts) while the node is known.
 func (n *Node) checkKeyLocked(node string, key ed25519.PublicKey) error {
 	if n.cfg.Trust != nil {
 		return n.cfg.Trust.Check(node, key)
+	}
+	if want, ok := n.verifiedKeyLocked(node); ok {
+		if !want.Equal(key) {
+			return fmt.Errorf("node %s: not the key its certificate vouches for", node)
+		}
+		return nil
 	}
 	if known, ok := n.bindings[node]; ok && !known.Equal(key) {
 		return fmt.Errorf("duplicate node ID %s: a node with another key already uses it", node)
@@ -162,24 +171,33 @@ func (n *Node) checkKeyLocked(node string, key ed25519.PublicKey) error {
 	return nil
 }
 
-// expireLocked forgets LSAs not refreshed within MaxAge (their nodes left)
-// and the key bindings that go with them.
+// bindLocked records key as node's, counting a key trusted on first
+// sight (no trust file, and no key known for node yet: a certificate
+// would have bound one before).
+func (n *Node) bindLocked(node string, key ed25519.PublicKey) {
+	if _, known := n.bindings[node]; !known && n.cfg.Trust == nil {
+		n.stats.firstSight.Add(1)
+	}
+	n.bindings[node] = key
+}
+
+// expireLocked forgets LSAs not refreshed within MaxAge (their nodes
+// left), their identity ads, and the key bindings of nodes no longer
+// known by any of these or a link.
 func (n *Node) expireLocked(now time.Time) {
 	changed := false
-	for id := range n.bindings {
-		if _, known := n.lsdb[id]; !known && n.links[id] == nil {
-			delete(n.bindings, id) // a neighbour that left without advertising
-		}
-	}
 	for id, e := range n.lsdb {
 		if id == n.id || now.Sub(e.received) <= n.cfg.MaxAge {
 			continue
 		}
 		delete(n.lsdb, id)
-		if _, linked := n.links[id]; !linked {
+		changed = true
+	}
+	n.expireIdentitiesLocked(now)
+	for id := range n.bindings {
+		if n.lsdb[id] == nil && n.links[id] == nil && n.idents[id] == nil {
 			delete(n.bindings, id)
 		}
-		changed = true
 	}
 	if changed {
 		n.scheduleRecomputeLocked()

@@ -31,7 +31,7 @@ func TestIdentityAdKeyTypes(t *testing.T) {
 	for _, kt := range []certs.KeyType{certs.Ed25519, certs.ECDSA, certs.RSA} {
 		t.Run(string(kt), func(t *testing.T) {
 			ca := newTestCA(t, kt)
-			cert := ca.issue(t, kt, certs.SignOptions{}, "node-a")
+			cert := ca.Issue(t, kt, certs.SignOptions{}, "node-a")
 			body := mustSignAd(t, "node-a", cert)
 			a, err := ParseIdentityAd(body)
 			if err != nil {
@@ -40,7 +40,7 @@ func TestIdentityAdKeyTypes(t *testing.T) {
 			if a.NodeID != "node-a" || !a.PublicKey.Equal(testPub(1)) || a.Time != adTime || len(a.Chain) != len(cert.Certificate) {
 				t.Fatalf("parsed %+v", a)
 			}
-			if err := a.Verify(ca.pool, false); err != nil {
+			if err := a.Verify(ca.Pool, false); err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
 			if !bytes.Equal(a.Marshal(), body) {
@@ -64,11 +64,11 @@ func TestIdentityAdVerifyRefusals(t *testing.T) {
 		roots *x509.CertPool
 		want  error
 	}{
-		{"another CA", other.issue(t, certs.ECDSA, certs.SignOptions{}, "node-a"), ca.pool, certs.ErrUnknownAuthority},
-		{"expired", ca.issue(t, certs.ECDSA, expired, "node-a"), ca.pool, certs.ErrExpired},
-		{"another node ID", ca.issue(t, certs.ECDSA, certs.SignOptions{}, "node-b"), ca.pool, &certs.NodeIDError{}},
-		{"no node ID", ca.issue(t, certs.ECDSA, certs.SignOptions{}), ca.pool, &certs.NodeIDError{}},
-		{"no roots", ca.issue(t, certs.ECDSA, certs.SignOptions{}, "node-a"), nil, nil},
+		{"another CA", other.Issue(t, certs.ECDSA, certs.SignOptions{}, "node-a"), ca.Pool, certs.ErrUnknownAuthority},
+		{"expired", ca.Issue(t, certs.ECDSA, expired, "node-a"), ca.Pool, certs.ErrExpired},
+		{"another node ID", ca.Issue(t, certs.ECDSA, certs.SignOptions{}, "node-b"), ca.Pool, &certs.NodeIDError{}},
+		{"no node ID", ca.Issue(t, certs.ECDSA, certs.SignOptions{}), ca.Pool, &certs.NodeIDError{}},
+		{"no roots", ca.Issue(t, certs.ECDSA, certs.SignOptions{}, "node-a"), nil, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -92,11 +92,11 @@ func TestIdentityAdVerifyRefusals(t *testing.T) {
 		})
 	}
 	t.Run("another node ID with skipreceptornamescheck", func(t *testing.T) {
-		a, err := ParseIdentityAd(mustSignAd(t, "node-a", ca.issue(t, certs.ECDSA, certs.SignOptions{}, "node-b")))
+		a, err := ParseIdentityAd(mustSignAd(t, "node-a", ca.Issue(t, certs.ECDSA, certs.SignOptions{}, "node-b")))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := a.Verify(ca.pool, true); err != nil {
+		if err := a.Verify(ca.Pool, true); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -106,7 +106,7 @@ func TestIdentityAdVerifyRefusals(t *testing.T) {
 // refused by ParseIdentityAd.
 func TestIdentityAdParseRefusals(t *testing.T) {
 	ca := newTestCA(t, certs.RSA)
-	good := mustSignAd(t, "node-a", ca.issue(t, certs.RSA, certs.SignOptions{}, "node-a"))
+	good := mustSignAd(t, "node-a", ca.Issue(t, certs.RSA, certs.SignOptions{}, "node-a"))
 	a, err := ParseIdentityAd(good)
 	if err != nil {
 		t.Fatal(err)
@@ -160,8 +160,8 @@ func editAd(a *IdentityAd, f func(c *IdentityAd)) []byte {
 // SignIdentityAd refuses what would make an ad every node refuses.
 func TestSignIdentityAdRefusals(t *testing.T) {
 	ca := newTestCA(t, certs.Ed25519)
-	cert := ca.issue(t, certs.Ed25519, certs.SignOptions{}, "node-a")
-	otherKey := *ca.issue(t, certs.Ed25519, certs.SignOptions{}, "node-a")
+	cert := ca.Issue(t, certs.Ed25519, certs.SignOptions{}, "node-a")
+	otherKey := *ca.Issue(t, certs.Ed25519, certs.SignOptions{}, "node-a")
 	otherKey.Certificate = cert.Certificate // a key that is not the leaf's
 	big := *cert
 	for len(big.Certificate) <= MaxIdentityCerts {

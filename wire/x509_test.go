@@ -3,59 +3,27 @@ package wire
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"meshd/certs"
+	"meshd/internal/testpki"
 )
 
-// testCA is a receptor-style CA that issues node certificates.
-type testCA struct {
-	cert, key []byte
-	pool      *x509.CertPool
-}
-
-func newTestCA(t *testing.T, kt certs.KeyType) *testCA {
-	t.Helper()
-	cert, key, err := certs.InitCA(certs.CAOptions{CommonName: "Test CA " + string(kt), KeyType: kt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// issue makes a certificate for nodeIDs (and 127.0.0.1), valid as sign says.
-func (ca *testCA) issue(t *testing.T, kt certs.KeyType, sign certs.SignOptions, nodeIDs ...string) *tls.Certificate {
-	t.Helper()
-	csr, key, err := certs.MakeRequest(certs.RequestOptions{
-		CommonName: "node", NodeIDs: nodeIDs, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyType: kt,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := certs.SignRequest(csr, ca.cert, ca.key, sign)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(cert, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pair
+// newTestCA is a receptor-style CA of key type kt.
+func newTestCA(t *testing.T, kt certs.KeyType) *testpki.CA {
+	return testpki.New(t, "Test CA "+string(kt), kt)
 }
 
 // caPair is a server and a dialer, each with a certificate of ca for
 // its own node ID, verifying each other.
-func caPair(t *testing.T, ca *testCA, kt certs.KeyType) (dialer, server *HandshakeConfig) {
+func caPair(t *testing.T, ca *testpki.CA, kt certs.KeyType) (dialer, server *HandshakeConfig) {
 	t.Helper()
 	dialer = testConfig(t, "node-a", 1, 1, nil)
 	server = testConfig(t, "node-b", 2, 1, nil)
-	dialer.X509 = &X509{Certificate: ca.issue(t, kt, certs.SignOptions{}, "node-a"), Roots: ca.pool, VerifyPeer: true, ServerName: "127.0.0.1"}
-	server.X509 = &X509{Certificate: ca.issue(t, kt, certs.SignOptions{}, "node-b"), Roots: ca.pool, VerifyPeer: true}
+	dialer.X509 = &X509{Certificate: ca.Issue(t, kt, certs.SignOptions{}, "node-a"), Roots: ca.Pool, VerifyPeer: true, ServerName: "127.0.0.1"}
+	server.X509 = &X509{Certificate: ca.Issue(t, kt, certs.SignOptions{}, "node-b"), Roots: ca.Pool, VerifyPeer: true}
 	return dialer, server
 }
 
@@ -93,22 +61,22 @@ func TestX509HandshakeRefusals(t *testing.T) {
 		server bool   // the server refuses (else the dialer)
 	}{
 		{"dialer certificate for another node", func(d, s *HandshakeConfig) {
-			d.X509.Certificate = ca.issue(t, certs.Ed25519, certs.SignOptions{}, "node-x")
+			d.X509.Certificate = ca.Issue(t, certs.Ed25519, certs.SignOptions{}, "node-x")
 		}, "certificate is for node node-x, not node-a", true},
 		{"server certificate for another node", func(d, s *HandshakeConfig) {
-			s.X509.Certificate = ca.issue(t, certs.Ed25519, certs.SignOptions{}, "node-x")
+			s.X509.Certificate = ca.Issue(t, certs.Ed25519, certs.SignOptions{}, "node-x")
 		}, "certificate is for node node-x, not node-b", false},
 		{"dialer certificate of another CA", func(d, s *HandshakeConfig) {
-			d.X509.Certificate = other.issue(t, certs.Ed25519, certs.SignOptions{}, "node-a")
+			d.X509.Certificate = other.Issue(t, certs.Ed25519, certs.SignOptions{}, "node-a")
 		}, "signed by unknown authority", true},
 		{"server certificate of another CA", func(d, s *HandshakeConfig) {
-			s.X509.Certificate = other.issue(t, certs.Ed25519, certs.SignOptions{}, "node-b")
+			s.X509.Certificate = other.Issue(t, certs.Ed25519, certs.SignOptions{}, "node-b")
 		}, "signed by unknown authority", false},
 		{"expired dialer certificate", func(d, s *HandshakeConfig) {
-			d.X509.Certificate = ca.issue(t, certs.Ed25519, expired, "node-a")
+			d.X509.Certificate = ca.Issue(t, certs.Ed25519, expired, "node-a")
 		}, "certificate has expired", true},
 		{"expired server certificate", func(d, s *HandshakeConfig) {
-			s.X509.Certificate = ca.issue(t, certs.Ed25519, expired, "node-b")
+			s.X509.Certificate = ca.Issue(t, certs.Ed25519, expired, "node-b")
 		}, "certificate has expired", false},
 		{"dialer without a certificate", func(d, s *HandshakeConfig) {
 			d.X509.Certificate = nil
@@ -147,7 +115,7 @@ func TestX509HandshakeOptions(t *testing.T) {
 	other := newTestCA(t, certs.ECDSA)
 	t.Run("skipreceptornamescheck", func(t *testing.T) {
 		dialer, server := caPair(t, ca, certs.ECDSA)
-		dialer.X509.Certificate = ca.issue(t, certs.ECDSA, certs.SignOptions{})
+		dialer.X509.Certificate = ca.Issue(t, certs.ECDSA, certs.SignOptions{})
 		server.X509.SkipNodeIDCheck = true
 		if d, s := handshakePair(t, "pipe", dialer, server); d.err != nil || s.err != nil {
 			t.Fatalf("dialer: %v, server: %v", d.err, s.err)
@@ -166,7 +134,7 @@ func TestX509HandshakeOptions(t *testing.T) {
 	})
 	t.Run("insecureskipverify with a matching pin", func(t *testing.T) {
 		dialer, server := caPair(t, ca, certs.ECDSA)
-		server.X509.Certificate = other.issue(t, certs.ECDSA, certs.SignOptions{}, "node-b")
+		server.X509.Certificate = other.Issue(t, certs.ECDSA, certs.SignOptions{}, "node-b")
 		leaf, _ := x509.ParseCertificate(server.X509.Certificate.Certificate[0])
 		pins, err := certs.ParsePins([]string{certs.Fingerprint(leaf)})
 		if err != nil {
