@@ -50,12 +50,21 @@ func LoadCertKey(certFile, keyFile string) (tls.Certificate, error) {
 // file with no certificate, or a certificate that does not parse, is an
 // error, where receptor would silently trust nothing.
 func LoadPool(file string) (*x509.CertPool, error) {
+	cas, err := LoadCAs(file)
+	if err != nil {
+		return nil, err
+	}
+	return NewPool(cas...), nil
+}
+
+// LoadCAs is LoadPool returning the certificates, for a caller that
+// pools the CAs of several files.
+func LoadCAs(file string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read CA bundle: %w", err)
 	}
-	pool := x509.NewCertPool()
-	n := 0
+	var cas []*x509.Certificate
 	for {
 		var block *pem.Block
 		block, data = pem.Decode(data)
@@ -67,15 +76,23 @@ func LoadPool(file string) (*x509.CertPool, error) {
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: certificate %d: %w", file, n+1, err)
+			return nil, fmt.Errorf("%s: certificate %d: %w", file, len(cas)+1, err)
 		}
-		pool.AddCert(cert)
-		n++
+		cas = append(cas, cert)
 	}
-	if n == 0 {
+	if len(cas) == 0 {
 		return nil, fmt.Errorf("%s: no PEM certificates found", file)
 	}
-	return pool, nil
+	return cas, nil
+}
+
+// NewPool is a pool of the given certificates.
+func NewPool(cas ...*x509.Certificate) *x509.CertPool {
+	pool := x509.NewCertPool()
+	for _, c := range cas {
+		pool.AddCert(c)
+	}
+	return pool
 }
 
 // ParsePins decodes receptor's pinnedservercert / pinnedclientcert values:

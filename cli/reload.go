@@ -67,6 +67,8 @@ func (r *runningNode) reload() error {
 	}
 	r.closeListeners(cfg)
 	r.applyLinks(cfg, lt)
+	ident := nodeIdentity(cfg, lt)
+	r.mesh.SetIdentity(ident.cert, ident.roots)
 	r.mesh.SetFirewallRules(rules)
 	ads := workAds(cfg)
 	for _, cs := range cfg.ControlServices {

@@ -133,9 +133,12 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 	if err != nil {
 		return nil, err
 	}
+	ident := nodeIdentity(cfg, lt)
+	ident.log(logger)
 	m, err := mesh.New(mesh.Config{
 		NodeID: cfg.Node.ID, Key: key, Trust: trust, Logger: logger,
 		IdleTimeout: cfg.Node.MaxIdleConnectionTimeout, FirewallRules: firewall,
+		IdentityCert: ident.cert, IdentityRoots: ident.roots,
 	})
 	if err != nil {
 		return nil, err

@@ -138,6 +138,10 @@ func clientTLSConfig(t *TLSClientEntry, address string) (*tls.Config, error) {
 type linkTLS struct {
 	servers map[string]*wire.X509
 	clients map[string]*wire.X509
+	// cas are the certificates of the clientcas or rootcas file of each
+	// entry that has one, by its link trust, for the node's identity
+	// roots (identity.go).
+	cas map[*wire.X509][]*x509.Certificate
 }
 
 // loadTLSEntries reads every tls-server and tls-client entry's files once
@@ -147,22 +151,22 @@ type linkTLS struct {
 // error naming the entry, even if nothing uses the entry yet, and returns
 // the link trust of the entries.
 func loadTLSEntries(cfg *Config) (*linkTLS, error) {
-	lt := &linkTLS{servers: map[string]*wire.X509{}, clients: map[string]*wire.X509{}}
+	lt := &linkTLS{servers: map[string]*wire.X509{}, clients: map[string]*wire.X509{}, cas: map[*wire.X509][]*x509.Certificate{}}
 	for i := range cfg.TLSServers {
 		t := &cfg.TLSServers[i]
-		x, err := serverLinkX509(t)
+		x, cas, err := serverLinkX509(t)
 		if err != nil {
 			return nil, err
 		}
-		lt.servers[t.Name] = x
+		lt.servers[t.Name], lt.cas[x] = x, cas
 	}
 	for i := range cfg.TLSClients {
 		t := &cfg.TLSClients[i]
-		x, err := clientLinkX509(t)
+		x, cas, err := clientLinkX509(t)
 		if err != nil {
 			return nil, err
 		}
-		lt.clients[t.Name] = x
+		lt.clients[t.Name], lt.cas[x] = x, cas
 	}
 	return lt, nil
 }
@@ -171,44 +175,45 @@ func loadTLSEntries(cfg *Config) (*linkTLS, error) {
 // links: receptor checks client certificates only with
 // requireclientcert or clientcas (and pins), and so does meshd; an
 // unchecked dialer is known by its Ed25519 key under the node's trust.
-func serverLinkX509(t *TLSServerEntry) (*wire.X509, error) {
+func serverLinkX509(t *TLSServerEntry) (x *wire.X509, cas []*x509.Certificate, err error) {
 	pair, err := certs.LoadCertKey(t.Cert, t.Key)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Where, err)
+		return nil, nil, fmt.Errorf("%s: %w", t.Where, err)
 	}
-	x := &wire.X509{Certificate: &pair, VerifyPeer: t.RequireClientCert || t.ClientCAs != "", SkipNodeIDCheck: t.SkipReceptorNamesCheck}
+	x = &wire.X509{Certificate: &pair, VerifyPeer: t.RequireClientCert || t.ClientCAs != "", SkipNodeIDCheck: t.SkipReceptorNamesCheck}
 	if t.ClientCAs != "" {
-		if x.Roots, err = certs.LoadPool(t.ClientCAs); err != nil {
-			return nil, fmt.Errorf("%s: key \"clientcas\": %w", t.Where, err)
+		if cas, err = certs.LoadCAs(t.ClientCAs); err != nil {
+			return nil, nil, fmt.Errorf("%s: key \"clientcas\": %w", t.Where, err)
 		}
+		x.Roots = certs.NewPool(cas...)
 	}
 	if x.Pins, err = certs.ParsePins(t.PinnedClientCert); err != nil {
-		return nil, fmt.Errorf("%s: key \"pinnedclientcert\": %w", t.Where, err)
+		return nil, nil, fmt.Errorf("%s: key \"pinnedclientcert\": %w", t.Where, err)
 	}
-	return x, nil
+	return x, cas, nil
 }
 
 // clientLinkX509 is a tls-client entry as the trust of a peer's links;
 // forPeer completes it with the host the peer entry dials.
-func clientLinkX509(t *TLSClientEntry) (*wire.X509, error) {
-	x := &wire.X509{VerifyPeer: !t.InsecureSkipVerify, SkipNodeIDCheck: t.SkipReceptorNamesCheck}
+func clientLinkX509(t *TLSClientEntry) (x *wire.X509, cas []*x509.Certificate, err error) {
+	x = &wire.X509{VerifyPeer: !t.InsecureSkipVerify, SkipNodeIDCheck: t.SkipReceptorNamesCheck}
 	if t.Cert != "" {
 		pair, err := certs.LoadCertKey(t.Cert, t.Key)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t.Where, err)
+			return nil, nil, fmt.Errorf("%s: %w", t.Where, err)
 		}
 		x.Certificate = &pair
 	}
-	var err error
 	if t.RootCAs != "" {
-		if x.Roots, err = certs.LoadPool(t.RootCAs); err != nil {
-			return nil, fmt.Errorf("%s: key \"rootcas\": %w", t.Where, err)
+		if cas, err = certs.LoadCAs(t.RootCAs); err != nil {
+			return nil, nil, fmt.Errorf("%s: key \"rootcas\": %w", t.Where, err)
 		}
+		x.Roots = certs.NewPool(cas...)
 	}
 	if x.Pins, err = certs.ParsePins(t.PinnedServerCert); err != nil {
-		return nil, fmt.Errorf("%s: key \"pinnedservercert\": %w", t.Where, err)
+		return nil, nil, fmt.Errorf("%s: key \"pinnedservercert\": %w", t.Where, err)
 	}
-	return x, nil
+	return x, cas, nil
 }
 
 // forPeer returns the trust for links dialed to address: as receptor does
