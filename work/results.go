@@ -59,18 +59,13 @@ func (u *unit) follow(ctx context.Context, pos int64, w io.Writer) error {
 		}
 		if f != nil {
 			for {
-				n, err := f.ReadAt(buf, pos)
-				if n > 0 {
-					if _, werr := w.Write(buf[:n]); werr != nil {
-						return werr
-					}
-					pos += int64(n)
-				}
-				if err == io.EOF || n == 0 {
-					break
-				}
+				n, err := copyOut(w, f, pos, buf)
+				pos += int64(n)
 				if err != nil {
 					return err
+				}
+				if n == 0 {
+					break
 				}
 			}
 		}
@@ -86,4 +81,30 @@ func (u *unit) follow(ctx context.Context, pos int64, w io.Writer) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// fileSender is a results writer that sends a file's bytes itself where
+// it can: a control session on a Unix or TCP socket, with sendfile(2).
+type fileSender interface {
+	SendFile(f *os.File, off int64, n int) (written int, handled bool, err error)
+}
+
+// copyOut writes f's bytes from pos to w, as many as one chunk, and
+// returns how many; 0 at f's current end.
+func copyOut(w io.Writer, f *os.File, pos int64, buf []byte) (int, error) {
+	if fs, ok := w.(fileSender); ok {
+		if n, handled, err := fs.SendFile(f, pos, len(buf)); handled {
+			return n, err
+		}
+	}
+	n, err := f.ReadAt(buf, pos)
+	if n > 0 {
+		if _, werr := w.Write(buf[:n]); werr != nil {
+			return 0, werr
+		}
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
 }
