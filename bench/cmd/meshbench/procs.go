@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -197,6 +198,35 @@ func procCPU(pid int) (time.Duration, error) {
 // waited-for children.
 func procChildCPU(pid int) (time.Duration, error) {
 	return procStatTimes(pid, 13) // fields 16 and 17: cutime, cstime
+}
+
+// procOffspringCPU is the CPU time of everything a process has started:
+// the children it has waited for (cutime+cstime) and, for each child still
+// alive, its own time and that of the children it has waited for. A node's
+// command runner lives on from unit to unit, so the commands it runs are
+// counted through it; one that exits lands in the node's cutime, and the
+// sum carries on.
+func procOffspringCPU(pid int) (time.Duration, error) {
+	t, err := procChildCPU(pid)
+	if err != nil {
+		return 0, err
+	}
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	for _, path := range tasks {
+		b, _ := os.ReadFile(path)
+		for _, f := range strings.Fields(string(b)) {
+			child, err := strconv.Atoi(f)
+			if err != nil {
+				continue
+			}
+			own, err1 := procCPU(child)
+			waited, err2 := procChildCPU(child)
+			if err1 == nil && err2 == nil {
+				t += own + waited
+			}
+		}
+	}
+	return t, nil
 }
 
 // procStatTimes sums two adjacent clock-tick fields of /proc/PID/stat,

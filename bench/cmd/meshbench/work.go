@@ -186,9 +186,9 @@ func (e *env) phaseWork() error {
 		for i, p := range nodes {
 			cpu0[i] = cpuOf(p)
 		}
-		// n4 reaps the unit's runner, which reaps head: their CPU lands
-		// in n4's children's times.
-		prod0, _ := procChildCPU(nodes[n-1].pid)
+		// n4's runner (its child) runs head: their CPU is n4's
+		// offspring's.
+		prod0, _ := procOffspringCPU(nodes[n-1].pid)
 		r, err := bench.RunUnit(d1, "n4", "zero", nil, unitTimeout+time.Duration(total/2e6)*time.Second)
 		if err == nil {
 			err = r.CheckBytes(total)
@@ -210,7 +210,7 @@ func (e *env) phaseWork() error {
 			cpu += d
 			each = append(each, fmt.Sprintf("%s %.2f", p.name, d.Seconds()))
 		}
-		if prod1, err := procChildCPU(nodes[n-1].pid); err == nil {
+		if prod1, err := procOffspringCPU(nodes[n-1].pid); err == nil {
 			prodCPU = append(prodCPU, perGiB(prod1-prod0).Seconds())
 			each = append(each, fmt.Sprintf("producer %.2f", prodCPU[len(prodCPU)-1]))
 		}
