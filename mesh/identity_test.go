@@ -139,6 +139,24 @@ func TestForgedLSABeforeIdentity(t *testing.T) {
 	}
 }
 
+// TestIdentityClosesImpostorLink: a neighbour linked in open mode under
+// c's ID loses its link once c's certificate-vouched key arrives.
+func TestIdentityClosesImpostorLink(t *testing.T) {
+	pki := newTestPKI(t, "Mesh CA")
+	// The impostor sends no keepalives: only the certificate may end its link.
+	patient := func(cfg *Config) { cfg.IdleTimeout = time.Minute }
+	a, b, c := caNode(t, pki, "a", patient), caNode(t, pki, "b"), caNode(t, pki, "c")
+	caConnect(t, pki, b, a)
+	rawPeer(t, a, "c") // over an open-mode listener of a, with its own key
+	caConnect(t, pki, c, b)
+	waitFor(t, "impostor cut off, c reached via b", 10*time.Second, func() bool {
+		return !linked(a, "c") && a.Status().RoutingTable["c"] == "b"
+	})
+	if !a.lsaKey("c").Equal(c.PublicKey()) {
+		t.Fatal("a does not hold c's own LSA")
+	}
+}
+
 func identityFrame(t *testing.T, node string, key ed25519.PublicKey, cert *tls.Certificate) []byte {
 	t.Helper()
 	body, err := wire.SignIdentityAd(node, key, time.Now().UnixNano(), cert)
