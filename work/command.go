@@ -133,7 +133,8 @@ func (m *Manager) adoptRunner(u *unit) bool {
 	}
 	u.runner = r
 	go func() {
-		// The lock is free exactly when the runner has exited.
+		// The runner lets go of the lock once the final status is written
+		// (or when it dies).
 		err := unix.Flock(int(lock.Fd()), unix.LOCK_EX)
 		for errors.Is(err, unix.EINTR) {
 			err = unix.Flock(int(lock.Fd()), unix.LOCK_EX)
