@@ -130,6 +130,9 @@ func TestRerouteAndStreamReset(t *testing.T) {
 	waitFor(t, "a routes to c via b", 10*time.Second, func() bool { return a.Status().RoutingTable["c"] == "b" })
 	b.Close()
 	waitFor(t, "a routes to c via d", 5*time.Second, func() bool { return a.Status().RoutingTable["c"] == "d" })
+	// The reply takes c's route back, which may learn of b's end a moment
+	// later than a did.
+	waitFor(t, "c routes to a via d", 5*time.Second, func() bool { return c.Status().RoutingTable["a"] == "d" })
 	if r := a.Ping(ctx(t), "c"); r.Error != "" {
 		t.Fatalf("ping after reroute: %+v", r)
 	}
