@@ -501,7 +501,6 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
 			c, err := ParseConfig("bad.yaml", []byte(tt.yaml))
 			if err == nil {
 				t.Fatalf("no error; config %+v", c)
@@ -510,9 +509,6 @@ func TestParseConfigErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q\ndoes not contain %q", err, w)
 				}
-			}
-			if d := time.Since(start); d > 10*time.Second {
-				t.Errorf("took %v", d)
 			}
 		})
 	}
@@ -568,12 +564,12 @@ func TestBoundedInput(t *testing.T) {
 		"deep chunks":    strings.Repeat("- node: "+strings.Repeat("[", 9990)+strings.Repeat("]", 9990)+"\n", 52),
 		"long scalar":    "- node: {id: " + strings.Repeat("x", MaxConfigFileSize-100) + "}",
 	}
+	// No time limit here (timings belong in benchmarks): a parser that
+	// blew up on these would run into the test binary's timeout.
 	for name, in := range inputs {
 		start := time.Now()
 		_, err := ParseConfig(name, []byte(in))
-		if d := time.Since(start); d > 10*time.Second { // generous: CI machines are shared
-			t.Errorf("%s: took %v", name, d)
-		}
+		t.Logf("%s: %v", name, time.Since(start))
 		if err == nil && name != "wide list" {
 			t.Errorf("%s: no error", name)
 		}
