@@ -84,8 +84,8 @@ func RunnerMain(args []string) int {
 		// Received files are close-on-exec, so a command that outlives
 		// its unit (a daemonized grandchild) cannot hold it "running".
 		err = runCommand(job, files[1], files[2])
-		for _, f := range files {
-			f.Close() // the lock last: the unit is the node's again
+		for i := len(files) - 1; i >= 0; i-- {
+			files[i].Close() // the lock (files[0]) last: the unit is the node's again
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "meshd work-runner:", err)
@@ -144,10 +144,16 @@ func receiveJob(fd int) (runnerJob, []*os.File, error) {
 		}
 	}
 	data := append([]byte(nil), buf[:n]...)
-	for len(data) < 4 || len(data) < 4+int(binary.BigEndian.Uint32(data)) {
-		if len(data) >= 4 && binary.BigEndian.Uint32(data) > maxRunnerJob {
-			closeAll()
-			return job, nil, fmt.Errorf("job larger than %d bytes", maxRunnerJob)
+	for {
+		if len(data) >= 4 {
+			size := binary.BigEndian.Uint32(data)
+			if size > maxRunnerJob {
+				closeAll()
+				return job, nil, fmt.Errorf("job larger than %d bytes", maxRunnerJob)
+			}
+			if len(data) >= 4+int(size) {
+				break
+			}
 		}
 		m, err := unix.Read(fd, buf)
 		if err == unix.EINTR {
