@@ -153,7 +153,8 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 		return nil, err
 	}
 	r.ctl.Register("work", ctlsock.WorkHandler(r.work))
-	if err := r.startControl(cfg, workAds(cfg)); err != nil {
+	ctlListeners, err := r.openControl(cfg, workAds(cfg))
+	if err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -166,6 +167,9 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 		return nil, err
 	}
 	r.applyLinks(cfg, lt)
+	for _, ln := range ctlListeners {
+		go r.ctl.Serve(ln)
+	}
 	return r, nil
 }
 
@@ -185,45 +189,48 @@ func loadIdentity(cfg *Config, logger *slog.Logger) (ed25519.PrivateKey, error) 
 	return key, nil
 }
 
-// startControl opens every control-service entry: on the mesh as a
-// service, and on its Unix socket and TCP port if configured.
-func (r *runningNode) startControl(cfg *Config, works []mesh.WorkCommand) error {
+// openControl opens every control-service entry: on the mesh as a
+// service, and on its Unix socket and TCP port if configured. The node
+// serves them once everything else is open too (see start), so a client
+// that got an answer finds the node's proxies, listeners and other
+// control ports open, and a node that fails to start has served nobody.
+func (r *runningNode) openControl(cfg *Config, works []mesh.WorkCommand) (opened []net.Listener, err error) {
+	defer func() {
+		for _, ln := range opened {
+			r.closer = append(r.closer, func() { ln.Close() })
+		}
+	}()
 	for i, cs := range cfg.ControlServices {
 		where := fmt.Sprintf("control-service %d (%s)", i+1, cs.Service)
 		ad := controlAdvert(works)
 		ml, err := r.mesh.ListenStream(cs.Service, ad)
 		if err != nil {
-			return fmt.Errorf("%s: %w", where, err)
+			return opened, fmt.Errorf("%s: %w", where, err)
 		}
-		r.serve(ml)
+		opened = append(opened, ml)
 		if cs.Filename != "" {
 			ln, err := ctlsock.ListenUnix(cs.Filename, cs.Permissions)
 			if err != nil {
-				return fmt.Errorf("%s: filename %s: %w", where, cs.Filename, err)
+				return opened, fmt.Errorf("%s: filename %s: %w", where, cs.Filename, err)
 			}
-			r.serve(ln)
+			opened = append(opened, ln)
 		}
 		if cs.TCPListen != "" {
 			var tc *tls.Config
 			if cs.TCPTLS != "" {
 				if tc, err = serverTLSConfig(cfg.tlsServerByName(cs.TCPTLS)); err != nil {
-					return fmt.Errorf("%s: tcptls %s: %w", where, cs.TCPTLS, err)
+					return opened, fmt.Errorf("%s: tcptls %s: %w", where, cs.TCPTLS, err)
 				}
 			}
 			ln, err := ctlsock.ListenTCP(cs.TCPListen)
 			if err != nil {
-				return fmt.Errorf("%s: tcplisten %s: %w", where, cs.TCPListen, err)
+				return opened, fmt.Errorf("%s: tcplisten %s: %w", where, cs.TCPListen, err)
 			}
 			if tc != nil {
 				ln = tls.NewListener(ln, tc)
 			}
-			r.serve(ln)
+			opened = append(opened, ln)
 		}
 	}
-	return nil
-}
-
-func (r *runningNode) serve(ln net.Listener) {
-	r.closer = append(r.closer, func() { ln.Close() })
-	go r.ctl.Serve(ln)
+	return opened, nil
 }

@@ -88,7 +88,7 @@ func (m *Manager) startCommand(u *unit, argv []string) error {
 			// The final status is on disk and the runner waits for its
 			// next unit.
 			m.runnerEnded(u, r, nil)
-			m.reuseRunner(runner)
+			m.keepIdle(runner)
 			return
 		}
 		runner.closeSocket()

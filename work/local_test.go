@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -521,5 +522,41 @@ func TestRunnerServesUnitsInTurn(t *testing.T) {
 	}
 	if len(distinct) > 2 || runners[2] != runners[3] {
 		t.Errorf("units in turn ran under runners %v, want one runner for them all (two at first)", runners)
+	}
+}
+
+// TestRunnersKeptForBursts: the runners of units that ran at once are
+// kept for the next burst (up to a bound), so it starts none.
+func TestRunnersKeptForBursts(t *testing.T) {
+	m := newManager(t, work.Config{})
+	gate := filepath.Join(t.TempDir(), "gate")
+	gated := params(`-c 'while [ ! -e ` + gate + ` ]; do sleep 0.01; done'`)
+	burst := func() map[int]bool {
+		var ids []string
+		runners := map[int]bool{}
+		for range 3 {
+			ids = append(ids, mustSubmit(t, m, work.SubmitRequest{WorkType: "bash", Params: gated}, ""))
+		}
+		for _, id := range ids {
+			runners[runnerOf(t, commandPid(t, m, id))] = true
+		}
+		if err := os.WriteFile(gate, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			waitState(t, m, id, work.Succeeded)
+			if _, err := m.Release(t.Context(), id, false, work.Auth{Trusted: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		os.Remove(gate)
+		return runners
+	}
+	// The first burst may race the runner the Manager starts when it
+	// starts, which can leave a fourth one idle beneath the others.
+	burst()
+	second, third := burst(), burst()
+	if len(second) != 3 || !maps.Equal(second, third) {
+		t.Errorf("runners of two bursts of 3 units: %v then %v; want the same 3", second, third)
 	}
 }

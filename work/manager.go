@@ -67,8 +67,8 @@ type Manager struct {
 
 	mu     sync.Mutex
 	units  map[string]*unit
-	idle   *idleRunner // a started runner waiting for a unit, if any
-	closed bool        // no more background work
+	idle   []*idleRunner // started runners waiting for units (see maxIdleRunners)
+	closed bool          // no more background work
 	replay replayCache
 }
 

@@ -128,13 +128,22 @@ func (r *idleRunner) closeSocket() {
 	}
 }
 
-// takeRunner returns the idle runner, or starts one now if none is idle.
-// A runner is idle again once its unit is done (see reuseRunner); a new
-// one is started when a runner is lost, and when the Manager starts.
+// maxIdleRunners bounds the runners kept waiting for units: as many as
+// ran at once lately, up to this many, so that a burst of units (AWX
+// starts jobs together) finds them warm. An idle runner costs about
+// 1.5 MB of its own memory; the rest of its pages are the binary's,
+// shared with the node.
+const maxIdleRunners = 4
+
+// takeRunner returns an idle runner, or starts one now if none is idle.
+// A runner is idle again once its unit is done (see keepIdle); one is
+// started when the Manager starts and when a runner is lost.
 func (m *Manager) takeRunner() (*idleRunner, error) {
 	m.mu.Lock()
-	r := m.idle
-	m.idle = nil
+	var r *idleRunner
+	if k := len(m.idle); k > 0 {
+		r, m.idle = m.idle[k-1], m.idle[:k-1]
+	}
 	m.mu.Unlock()
 	if r != nil {
 		return r, nil
@@ -142,15 +151,17 @@ func (m *Manager) takeRunner() (*idleRunner, error) {
 	return spawnRunner()
 }
 
-// reuseRunner keeps a runner whose unit is done as the idle one, or ends
-// it if there is one already (units ran at once) or the Manager is closed.
-func (m *Manager) reuseRunner(r *idleRunner) {
+// keepIdle keeps r, a new runner or one whose unit is done, for the
+// next unit if there is room and the Manager still runs command units;
+// otherwise it ends r.
+func (m *Manager) keepIdle(r *idleRunner) {
 	m.mu.Lock()
-	if m.idle == nil && m.ctx.Err() == nil && len(*m.types.Load()) > 0 {
-		m.idle, r = r, nil
+	keep := len(m.idle) < maxIdleRunners && m.ctx.Err() == nil && len(*m.types.Load()) > 0
+	if keep {
+		m.idle = append(m.idle, r)
 	}
 	m.mu.Unlock()
-	if r != nil {
+	if !keep {
 		r.discard()
 	}
 }
@@ -163,10 +174,10 @@ func (m *Manager) refill() {
 	}
 }
 
-// refillRunner keeps one runner idle.
+// refillRunner makes sure one runner is idle.
 func (m *Manager) refillRunner() {
 	m.mu.Lock()
-	have := m.idle != nil || m.ctx.Err() != nil
+	have := len(m.idle) > 0 || m.ctx.Err() != nil
 	m.mu.Unlock()
 	if have {
 		return
@@ -176,23 +187,16 @@ func (m *Manager) refillRunner() {
 		m.log.Warn("work: could not start an idle command runner", "err", err)
 		return
 	}
-	m.mu.Lock()
-	if m.idle == nil && m.ctx.Err() == nil {
-		m.idle, r = r, nil
-	}
-	m.mu.Unlock()
-	if r != nil {
-		r.discard()
-	}
+	m.keepIdle(r)
 }
 
-// discardIdle ends the idle runner at Close.
+// discardIdle ends the idle runners at Close.
 func (m *Manager) discardIdle() {
 	m.mu.Lock()
-	r := m.idle
+	idle := m.idle
 	m.idle = nil
 	m.mu.Unlock()
-	if r != nil {
+	for _, r := range idle {
 		r.discard()
 	}
 }
