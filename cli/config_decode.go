@@ -63,9 +63,9 @@ func init() { // a var initializer would form a cycle through decodeEntry
 var refusedEntries = map[string]string{
 	"ws-listener":     "websocket links are not supported; use tcp-listener (meshd links are always TLS 1.3)",
 	"ws-peer":         "websocket links are not supported; use tcp-peer (meshd links are always TLS 1.3)",
-	"cert-init":       "is a command, not configuration; meshd does not implement receptor's certificate commands yet",
-	"cert-makereq":    "is a command, not configuration; meshd does not implement receptor's certificate commands yet",
-	"cert-signreq":    "is a command, not configuration; meshd does not implement receptor's certificate commands yet",
+	"cert-init":       "is a command, not configuration: run `meshd cert init` (or meshd --cert-init ...)",
+	"cert-makereq":    "is a command, not configuration: run `meshd cert makereq` (or meshd --cert-makereq ...)",
+	"cert-signreq":    "is a command, not configuration: run `meshd cert signreq` (or meshd --cert-signreq ...)",
 	"version":         "is a command, not configuration",
 	"help":            "is a command, not configuration",
 	"config":          "cannot be nested: give every file with -c on the command line",
