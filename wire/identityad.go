@@ -100,11 +100,16 @@ func SignIdentityAd(nodeID string, pub ed25519.PublicKey, t int64, cert *tls.Cer
 	if a.Sig, err = signer.Sign(rand.Reader, digest, opts); err != nil {
 		return nil, fmt.Errorf("identity ad: sign: %w", err)
 	}
-	// A key that is not the leaf's would make an ad every node refuses.
-	if err := checkLeafSignature(leaf, msg, a.Sig); err != nil {
+	// Receivers cut the link that sends an ad they cannot parse, so the
+	// node must never send one: a key that is not the leaf's, a signature
+	// above MaxIdentitySigBytes (an RSA key above 8192 bits), or a chain
+	// certificate that does not parse (tls.X509KeyPair parses only the
+	// leaf) is refused here, as receivers would refuse it.
+	raw := a.Marshal()
+	if _, err := ParseIdentityAd(raw); err != nil {
 		return nil, err
 	}
-	return a.Marshal(), nil
+	return raw, nil
 }
 
 // signedIdentity is the message an identity ad's signature covers.

@@ -167,12 +167,15 @@ func TestSignIdentityAdRefusals(t *testing.T) {
 	for len(big.Certificate) <= MaxIdentityCerts {
 		big.Certificate = append(big.Certificate, cert.Certificate[0])
 	}
+	badChain := *cert
+	badChain.Certificate = [][]byte{cert.Certificate[0], []byte("not DER")} // X509KeyPair checks only the leaf
 	for name, f := range map[string]func() ([]byte, error){
-		"key of another certificate": func() ([]byte, error) { return SignIdentityAd("node-a", testPub(1), adTime, &otherKey) },
-		"too many certificates":      func() ([]byte, error) { return SignIdentityAd("node-a", testPub(1), adTime, &big) },
-		"no certificate":             func() ([]byte, error) { return SignIdentityAd("node-a", testPub(1), adTime, nil) },
-		"zero time":                  func() ([]byte, error) { return SignIdentityAd("node-a", testPub(1), 0, cert) },
-		"bad node ID":                func() ([]byte, error) { return SignIdentityAd("", testPub(1), adTime, cert) },
+		"chain certificate that does not parse": func() ([]byte, error) { return SignIdentityAd("node-a", testPub(1), adTime, &badChain) },
+		"key of another certificate":            func() ([]byte, error) { return SignIdentityAd("node-a", testPub(1), adTime, &otherKey) },
+		"too many certificates":                 func() ([]byte, error) { return SignIdentityAd("node-a", testPub(1), adTime, &big) },
+		"no certificate":                        func() ([]byte, error) { return SignIdentityAd("node-a", testPub(1), adTime, nil) },
+		"zero time":                             func() ([]byte, error) { return SignIdentityAd("node-a", testPub(1), 0, cert) },
+		"bad node ID":                           func() ([]byte, error) { return SignIdentityAd("", testPub(1), adTime, cert) },
 	} {
 		if _, err := f(); err == nil {
 			t.Errorf("%s: signed", name)
