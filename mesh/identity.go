@@ -17,6 +17,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"meshd/wire"
@@ -153,7 +154,7 @@ func (n *Node) handleIdentityAd(from *link, body []byte) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if ad.NodeID == n.id {
-		n.ownIdentityLocked(ad, from)
+		n.ownIdentityLocked(ad, body, from)
 		return nil
 	}
 	old := n.idents[ad.NodeID]
@@ -200,16 +201,28 @@ func (n *Node) haveIdentity(body []byte) bool {
 
 // ownIdentityLocked handles a verified ad that names this node. One
 // newer than ours comes from an earlier incarnation (or another holder of
-// our certificate): we advertise again above it, so that ours wins.
-func (n *Node) ownIdentityLocked(ad *wire.IdentityAd, from *link) {
-	if !ad.PublicKey.Equal(n.PublicKey()) {
+// our certificate): we advertise again above it, so that ours wins. One
+// that says what ours says (our key, our certificate chain) is taken as
+// ours instead: outbidding it would never end if it came from a copy of
+// this node (a cloned host with the same key and certificate), each copy
+// signing and flooding a newer ad for every ad of the other.
+func (n *Node) ownIdentityLocked(ad *wire.IdentityAd, body []byte, from *link) {
+	mine := ad.PublicKey.Equal(n.PublicKey())
+	if !mine {
 		n.stats.badIdentity.Add(1)
 		n.logLimited("dup-self-identity", "another node advertises a certificate for this node's ID with another key; it is ignored", "via", from.peer)
 	}
-	if n.idCert != nil && ad.Time >= n.ownAdTime {
-		n.ownAdTime = ad.Time
-		n.originateIdentityLocked()
+	if n.idCert == nil || ad.Time < n.ownAdTime {
+		return
 	}
+	n.ownAdTime = ad.Time
+	if mine && slices.EqualFunc(ad.Chain, n.idCert.Certificate, bytes.Equal) {
+		raw := bytes.Clone(body)
+		n.storeIdentityLocked(n.id, &identEntry{key: n.PublicKey(), time: ad.Time, raw: raw, received: time.Now()})
+		n.floodLocked(wire.FrameIdentityAd, raw, from)
+		return
+	}
+	n.originateIdentityLocked()
 }
 
 // checkIdentityKeyLocked decides whether a verified ad may bind key to

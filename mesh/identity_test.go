@@ -247,3 +247,30 @@ func TestIdentityExpiry(t *testing.T) {
 		t.Fatal("c's key binding outlived its ad")
 	}
 }
+
+// TestIdentityCloneNoStorm: two copies of a node (a cloned host: same ID,
+// key and certificate) in one mesh take each other's identity ad as their
+// own instead of outbidding it with newer ones without end.
+func TestIdentityCloneNoStorm(t *testing.T) {
+	pki := newTestPKI(t, "Mesh CA")
+	key, _ := wire.GenerateKey()
+	cert := issue(t, pki, "a")
+	clone := func(c *Config) { c.Key, c.IdentityCert = key, cert }
+	a1, b, c, a2 := caNode(t, pki, "a", clone), caNode(t, pki, "b"), caNode(t, pki, "c"), caNode(t, pki, "a", clone)
+	caConnect(t, pki, a1, b)
+	caConnect(t, pki, c, b)
+	waitRoute(t, b, c)
+	caConnect(t, pki, a2, c)
+	waitFor(t, "both copies linked", 5*time.Second, func() bool { return linked(b, "a") && linked(c, "a") })
+	time.Sleep(500 * time.Millisecond)
+	before := b.Counters()["identity_received"]
+	time.Sleep(time.Second)
+	if n := b.Counters()["identity_received"] - before; n > 20 {
+		t.Fatalf("b received %d identity ads of the copies in a second", n)
+	}
+	for _, n := range []*Node{a1, a2, b, c} {
+		if !n.identityKey("a").Equal(key.Public().(ed25519.PublicKey)) {
+			t.Errorf("%s holds no ad of a's key", n.id)
+		}
+	}
+}
