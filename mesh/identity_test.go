@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/tls"
 	"strings"
@@ -229,14 +230,13 @@ func TestIdentityExpiry(t *testing.T) {
 	pki := newTestPKI(t, "Mesh CA")
 	fast := func(c *Config) { c.MaxAge, c.RefreshInterval = 400*time.Millisecond, 100*time.Millisecond }
 	a, b, c := caChain(t, pki, fast)
-	a.mu.Lock()
-	first := a.idents["b"].time
-	a.mu.Unlock()
-	b.SetIdentity(issue(t, pki, "b"), pki.Pool)
+	renewed := issue(t, pki, "b")
+	b.SetIdentity(renewed, pki.Pool)
 	waitFor(t, "b's new ad at a", 5*time.Second, func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		return a.idents["b"].time > first
+		ad, err := wire.ParseIdentityAd(a.idents["b"].raw)
+		return err == nil && bytes.Equal(ad.Chain[0], renewed.Certificate[0])
 	})
 	c.Close()
 	waitFor(t, "c's ad gone from a", 10*time.Second, func() bool { return a.identityKey("c") == nil })
@@ -273,4 +273,16 @@ func TestIdentityCloneNoStorm(t *testing.T) {
 			t.Errorf("%s holds no ad of a's key", n.id)
 		}
 	}
+}
+
+// TestIdentityRefreshed: a node re-sends its identity ad with its LSA
+// refresh, so a node that missed it (here: dropped from its database)
+// has it again within one refresh instead of trusting LSAs on first sight.
+func TestIdentityRefreshed(t *testing.T) {
+	pki := newTestPKI(t, "Mesh CA")
+	a, _, _ := caChain(t, pki, func(c *Config) { c.RefreshInterval = 100 * time.Millisecond })
+	a.mu.Lock()
+	a.dropIdentityLocked("c")
+	a.mu.Unlock()
+	waitFor(t, "c's ad at a again", 5*time.Second, func() bool { return a.identityKey("c") != nil })
 }

@@ -232,8 +232,8 @@ func (n *Node) Close() error {
 	return nil
 }
 
-// maintain runs the node's timers: link idle checks, LSA refresh and
-// expiry.
+// maintain runs the node's timers: link idle checks, refresh of the own
+// identity ad and LSA, and expiry.
 func (n *Node) maintain() {
 	defer n.wg.Done()
 	tick := time.NewTicker(n.cfg.KeepaliveInterval / 2)
@@ -248,6 +248,12 @@ func (n *Node) maintain() {
 			n.mu.Lock()
 			if now.Sub(lastRefresh) >= n.cfg.RefreshInterval {
 				lastRefresh = now
+				// The identity ad first, so that it still precedes the
+				// LSA on every link: a node that missed it (a full queue,
+				// CAs added at reload) has it again within one refresh.
+				if n.idCert != nil {
+					n.originateIdentityLocked()
+				}
 				n.originateLocked()
 			}
 			n.expireLocked(now)
