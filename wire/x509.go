@@ -50,10 +50,13 @@ type X509 struct {
 }
 
 // BindsNodeID reports whether a link under x proves the peer's node ID by
-// its certificate: the chain is verified and must name the node the peer
-// claims. The Ed25519 key such a peer proves is then as good as one its
-// CA vouches for in an identity advertisement.
-func (x *X509) BindsNodeID() bool { return x != nil && x.VerifyPeer && !x.SkipNodeIDCheck }
+// its certificate: the chain is verified against configured CAs (not the
+// system roots, which identity advertisements never use either) and must
+// name the node the peer claims. The Ed25519 key such a peer proves is
+// then as good as one its CA vouches for in an identity advertisement.
+func (x *X509) BindsNodeID() bool {
+	return x != nil && x.VerifyPeer && !x.SkipNodeIDCheck && x.Roots != nil
+}
 
 // x509TLSConfig is the TLS configuration of CA mode. The chain check runs
 // in VerifyPeerCertificate (Go's own checks cannot take receptor's

@@ -205,3 +205,23 @@ func FuzzIdentityProof(f *testing.F) {
 		}
 	})
 }
+
+// TestBindsNodeID: only a link whose peer chain is verified against
+// configured CAs, with the node-ID check on, vouches for the peer's key.
+func TestBindsNodeID(t *testing.T) {
+	pool := x509.NewCertPool()
+	for _, tt := range []struct {
+		x    *X509
+		want bool
+	}{
+		{nil, false},
+		{&X509{VerifyPeer: true, Roots: pool}, true},
+		{&X509{VerifyPeer: true}, false}, // system roots
+		{&X509{VerifyPeer: true, Roots: pool, SkipNodeIDCheck: true}, false},
+		{&X509{Roots: pool}, false},
+	} {
+		if got := tt.x.BindsNodeID(); got != tt.want {
+			t.Errorf("%+v: BindsNodeID %v, want %v", tt.x, got, tt.want)
+		}
+	}
+}
