@@ -217,11 +217,10 @@ func (r *runningNode) updateListeners(cfg *Config, lt *linkTLS) (undo func(), er
 	}
 	want := linkListeners(cfg, lt)
 	for k, item := range want {
-		if old, ok := r.listeners[k].(openListener); ok && sameTrust(old.spec.X509, item.spec.X509) {
+		if old, ok := r.listeners[k]; ok && sameTrust(old.spec.X509, item.spec.X509) {
 			continue
 		}
-		for oldKey, o := range r.listeners {
-			old := o.(openListener)
+		for oldKey, old := range r.listeners {
 			if _, kept := want[oldKey]; (kept && oldKey != k) || old.spec.Network != item.spec.Network || old.spec.Address != item.spec.Address {
 				continue
 			}

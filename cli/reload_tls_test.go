@@ -361,7 +361,7 @@ func TestReloadTLSServerCert(t *testing.T) {
 	if ok, e := s1.reloadReply(conf); !ok {
 		t.Fatalf("unchanged reload: %s", e)
 	}
-	if !maps.EqualFunc(before, s1.listeners, func(a, b net.Addr) bool { return a.(openListener).spec.X509 == b.(openListener).spec.X509 }) {
+	if !maps.EqualFunc(before, s1.listeners, func(a, b openListener) bool { return a.spec.X509 == b.spec.X509 }) {
 		t.Errorf("an unchanged reload reopened listeners: %v, then %v", before, s1.listeners)
 	}
 

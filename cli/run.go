@@ -88,7 +88,7 @@ type runningNode struct {
 	reloadMu   sync.Mutex
 	cfg        *Config
 	reloadArgs []string                 // the command line to re-read; nil: reload unavailable
-	listeners  map[string]net.Addr      // link listeners by linkListeners key
+	listeners  map[string]openListener  // link listeners by linkListeners key
 	peers      map[string]mesh.PeerSpec // link peers by linkPeers key
 	proxies    map[string]closer        // service proxies by proxyKey
 }
@@ -145,7 +145,7 @@ func startNode(cfg *Config, logger *slog.Logger) (*runningNode, error) {
 	}
 	r := &runningNode{
 		mesh: m, log: logger, cfg: cfg,
-		listeners: map[string]net.Addr{}, peers: map[string]mesh.PeerSpec{}, proxies: map[string]closer{},
+		listeners: map[string]openListener{}, peers: map[string]mesh.PeerSpec{}, proxies: map[string]closer{},
 	}
 	r.ctl = ctlsock.NewServer(m, ctlsock.Options{Version: Version, Logger: logger, Reload: r.reload})
 	if r.work, err = startWork(cfg, m, logger); err != nil {
