@@ -80,7 +80,10 @@ func (k *ctl) cmd(line string, timeout time.Duration) ([]byte, error) {
 
 // routes returns the node's RoutingTable.
 func (k *ctl) routes(timeout time.Duration) (map[string]string, error) {
-	reply, err := k.cmd("status", timeout)
+	// Only the routing table, as receptorctl asks for single fields: the
+	// whole status (every node's advertisements) would make the poller
+	// weigh on the nodes it measures.
+	reply, err := k.cmd(`{"command":"status","requested_fields":["RoutingTable"]}`, timeout)
 	if err != nil {
 		return nil, err
 	}
