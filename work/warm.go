@@ -11,7 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// idleRunner is a started runner waiting for its job (see RunnerCommand).
+// idleRunner is a runner process this node started and its end of their
+// socket: idle in Manager.idle, or working on a unit (see RunnerCommand).
 type idleRunner struct {
 	cmd     *exec.Cmd
 	sock    int    // this node's end of the runner's socket
@@ -115,7 +116,8 @@ func (r *idleRunner) readReport() string {
 // maxReport bounds a runner's report line ("running PID", "done").
 const maxReport = 64
 
-// discard ends a runner that will get no job: at its socket's end it exits.
+// discard ends a runner that will get no more jobs: at its socket's end
+// it exits (once its unit is done, if it has one).
 func (r *idleRunner) discard() {
 	r.closeSocket()
 	r.cmd.Wait()
