@@ -43,7 +43,7 @@ func (u *unit) follow(ctx context.Context, pos int64, w io.Writer) error {
 			f.Close()
 		}
 	}()
-	buf := make([]byte, resultsChunk)
+	var buf []byte // for writers that cannot send the file themselves
 	tick := time.NewTicker(followPoll)
 	defer tick.Stop()
 	for {
@@ -59,7 +59,7 @@ func (u *unit) follow(ctx context.Context, pos int64, w io.Writer) error {
 		}
 		if f != nil {
 			for {
-				n, err := copyOut(w, f, pos, buf)
+				n, err := copyOut(w, f, pos, &buf)
 				pos += int64(n)
 				if err != nil {
 					return err
@@ -90,16 +90,20 @@ type fileSender interface {
 }
 
 // copyOut writes f's bytes from pos to w, as many as one chunk, and
-// returns how many; 0 at f's current end.
-func copyOut(w io.Writer, f *os.File, pos int64, buf []byte) (int, error) {
+// returns how many; 0 at f's current end. *buf is made on first use, so
+// that a session that sends the file itself never allocates it.
+func copyOut(w io.Writer, f *os.File, pos int64, buf *[]byte) (int, error) {
 	if fs, ok := w.(fileSender); ok {
-		if n, handled, err := fs.SendFile(f, pos, len(buf)); handled {
+		if n, handled, err := fs.SendFile(f, pos, resultsChunk); handled {
 			return n, err
 		}
 	}
-	n, err := f.ReadAt(buf, pos)
+	if *buf == nil {
+		*buf = make([]byte, resultsChunk)
+	}
+	n, err := f.ReadAt(*buf, pos)
 	if n > 0 {
-		if _, werr := w.Write(buf[:n]); werr != nil {
+		if _, werr := w.Write((*buf)[:n]); werr != nil {
 			return 0, werr
 		}
 	}
